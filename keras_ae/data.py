@@ -1,0 +1,436 @@
+"""Data sets and corruptions for the course.
+
+Every loader returns float32 images in [0, 1] with a channel axis, so one set of
+model builders serves all of them. The embedded default, `"digits"`, ships with
+scikit-learn and needs no network; MNIST and Fashion-MNIST come through
+tensorflow-datasets when they are cached or the download host answers.
+
+The corruptions (Gaussian noise, masking noise, salt-and-pepper, block masks,
+grayscale) are written once with `keras.ops`, so the same function corrupts a
+NumPy array in a notebook and a batch tensor inside a `train_step`.
+"""
+
+import dataclasses
+import os
+import threading
+import urllib.error
+import urllib.request
+
+import keras
+import numpy as np
+from keras import ops
+
+DATASET_ENV = "KERAS_AE_DATASET"
+EMBEDDED_DATASET = "digits"
+# Name -> (host that serves the download, native image shape).
+TFDS_DATASETS = {
+    "mnist": ("storage.googleapis.com", (28, 28, 1)),
+    "fashion_mnist": (
+        "fashion-mnist.s3-website.eu-central-1.amazonaws.com",
+        (28, 28, 1),
+    ),
+}
+KNOWN_DATASETS = (EMBEDDED_DATASET, *TFDS_DATASETS)
+NOISE_KINDS = ("gaussian", "masking", "salt_and_pepper")
+DIGITS_TEST_SIZE = 450
+DIGITS_SPLIT_SEED = 0  # the split is fixed: every notebook sees the same test set
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What `load_dataset` loaded.
+
+    Attributes:
+        name: The data set actually loaded (after any fallback).
+        image_shape: `(height, width, channels)`.
+        num_classes: Number of labels.
+        class_names: One readable name per label.
+        source: Where the images came from.
+        requested: The name the caller asked for.
+    """
+
+    name: str
+    image_shape: tuple
+    num_classes: int
+    class_names: tuple
+    source: str
+    requested: str
+
+    @property
+    def fell_back(self):
+        return self.name != self.requested
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A TFDS data set is neither cached nor downloadable right now."""
+
+
+def default_dataset():
+    """The course's data set: `$KERAS_AE_DATASET` if set, else `"digits"`."""
+    return os.environ.get(DATASET_ENV, "").strip() or EMBEDDED_DATASET
+
+
+def load_dataset(
+    name=None,
+    *,
+    image_size=None,
+    data_dir=None,
+    strict=False,
+    network_timeout=5.0,
+):
+    """Loads a data set as float32 images in [0, 1] with a channel axis.
+
+    Args:
+        name: `"digits"` (embedded, 8x8, no network), `"mnist"` or
+            `"fashion_mnist"` (tensorflow-datasets). `None` means
+            `default_dataset()`.
+        image_size: Optional int or `(height, width)` to resize to, e.g. 28 so
+            that the digits fit the architectures built for MNIST.
+        data_dir: tensorflow-datasets data directory (default: TFDS's own).
+        strict: If True, a TFDS data set that cannot be had raises
+            `DatasetUnavailableError`; otherwise the embedded digits are used
+            instead (resized to the requested data set's size) with a notice.
+        network_timeout: Seconds allowed for deciding that the download host
+            cannot be reached.
+
+    Returns:
+        `(x_train, y_train), (x_test, y_test), info` with `info` a `DatasetInfo`.
+
+    Example:
+        >>> (x_train, y_train), (x_test, y_test), info = load_dataset("digits")
+        >>> x_train.shape, info.num_classes
+        ((1347, 8, 8, 1), 10)
+    """
+    requested = default_dataset() if name is None else name
+    if requested not in KNOWN_DATASETS:
+        raise ValueError(
+            f"Expected name to be one of {KNOWN_DATASETS}. Received: name={requested!r}"
+        )
+    size = _validate_image_size(image_size)
+    if requested == EMBEDDED_DATASET:
+        train, test, info = _load_digits()
+    else:
+        try:
+            train, test, info = _load_tfds(requested, data_dir, network_timeout)
+        except DatasetUnavailableError as error:
+            if strict:
+                raise
+            size = size or TFDS_DATASETS[requested][1][:2]
+            print(f"keras_ae.data: {error} Using the embedded 'digits' instead.")
+            train, test, info = _load_digits()
+    info = dataclasses.replace(info, requested=requested)
+    if size is not None and tuple(info.image_shape[:2]) != size:
+        train = (resize_images(train[0], size), train[1])
+        test = (resize_images(test[0], size), test[1])
+        info = dataclasses.replace(info, image_shape=(*size, info.image_shape[2]))
+    return train, test, info
+
+
+def _validate_image_size(image_size):
+    if image_size is None:
+        return None
+    size = (image_size, image_size) if np.isscalar(image_size) else tuple(image_size)
+    if len(size) != 2 or any(int(s) != s or s < 1 for s in size):
+        raise ValueError(
+            "Expected image_size to be a positive int or (height, width). "
+            f"Received: image_size={image_size!r}"
+        )
+    return tuple(int(s) for s in size)
+
+
+def _load_digits():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = (digits.images / 16.0).astype("float32")[..., None]
+    x_train, x_test, y_train, y_test = train_test_split(
+        images,
+        digits.target.astype("int64"),
+        test_size=DIGITS_TEST_SIZE,
+        stratify=digits.target,
+        random_state=DIGITS_SPLIT_SEED,
+    )
+    info = DatasetInfo(
+        name=EMBEDDED_DATASET,
+        image_shape=(8, 8, 1),
+        num_classes=10,
+        class_names=tuple(str(i) for i in range(10)),
+        source="scikit-learn load_digits (UCI optical digits, 8x8, 1,797 images)",
+        requested=EMBEDDED_DATASET,
+    )
+    return (x_train, y_train), (x_test, y_test), info
+
+
+def _load_tfds(name, data_dir, network_timeout):
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=data_dir, try_gcs=False)
+    if not builder.is_prepared():
+        host = TFDS_DATASETS[name][0]
+        if not host_reachable(host, timeout=network_timeout):
+            raise DatasetUnavailableError(
+                f"{name!r} is not cached in {builder.data_dir} and {host} cannot be "
+                f"reached within {network_timeout:g} s."
+            )
+        builder.download_and_prepare()
+    splits = []
+    for split in ("train", "test"):
+        dataset = builder.as_dataset(split=split, as_supervised=True).batch(10_000)
+        images, labels = zip(*tfds.as_numpy(dataset), strict=True)
+        x = np.concatenate(images).astype("float32") / 255.0
+        splits.append((x, np.concatenate(labels).astype("int64")))
+    label = builder.info.features["label"]
+    info = DatasetInfo(
+        name=name,
+        image_shape=tuple(builder.info.features["image"].shape),
+        num_classes=label.num_classes,
+        class_names=tuple(label.names),
+        source=f"tensorflow-datasets {name} {builder.info.version}",
+        requested=name,
+    )
+    return splits[0], splits[1], info
+
+
+def host_reachable(host, timeout=5.0):
+    """Whether `https://host/` answers an HTTP request within `timeout` seconds.
+
+    Any HTTP answer counts (even an error status): a proxy that accepts TCP
+    connections but cannot reach the internet does not. Name resolution ignores
+    socket time-outs, so the request runs in a daemon thread that is abandoned
+    when the time is up.
+    """
+    outcome = []
+
+    def attempt():
+        request = urllib.request.Request(f"https://{host}/", method="HEAD")
+        try:
+            urllib.request.urlopen(request, timeout=timeout).close()
+            outcome.append(True)
+        except urllib.error.HTTPError:
+            outcome.append(True)
+        except (OSError, ValueError):
+            outcome.append(False)
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(outcome) and outcome[0]
+
+
+def resize_images(images, size):
+    """Resizes a batch `(N, H, W, C)` to `size` (bilinear, antialiased), in [0, 1]."""
+    import tensorflow as tf
+
+    resized = tf.image.resize(images, size, method="bilinear", antialias=True)
+    return np.clip(resized.numpy(), 0.0, 1.0).astype("float32")
+
+
+# Photos bundled with scikit-learn and scikit-image: (loader, image name).
+_PHOTOS_TRAIN = (
+    ("sklearn", "china.jpg"),
+    ("sklearn", "flower.jpg"),
+    ("skimage", "astronaut"),
+    ("skimage", "chelsea"),
+)
+_PHOTOS_TEST = (("skimage", "coffee"),)
+
+
+def _load_photo(loader, name):
+    if loader == "sklearn":
+        from sklearn.datasets import load_sample_image
+
+        return load_sample_image(name)
+    import skimage.data
+
+    return getattr(skimage.data, name)()
+
+
+def photo_patches(
+    patch_size=32,
+    num_patches=2000,
+    *,
+    split="train",
+    grayscale=False,
+    scale=0.5,
+    seed=0,
+):
+    """Random square patches of real photographs, float32 in [0, 1].
+
+    The training split cuts patches from four photos bundled with scikit-learn
+    and scikit-image; the test split from a fifth, so a model is judged on a
+    photo it never saw.
+
+    Args:
+        patch_size: Side of each square patch, in pixels.
+        num_patches: How many patches to cut.
+        split: `"train"` or `"test"`.
+        grayscale: Return one luminance channel instead of RGB.
+        scale: Photos are downscaled by this factor first, so that a small
+            patch holds edges and texture rather than a flat area.
+        seed: Seed of the patch positions.
+
+    Returns:
+        Array of shape `(num_patches, patch_size, patch_size, 3 or 1)`.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"Expected split 'train' or 'test'. Received: split={split!r}")
+    if not 0 < scale <= 1:
+        raise ValueError(f"Expected 0 < scale <= 1. Received: scale={scale!r}")
+    if num_patches < 1:
+        raise ValueError(
+            f"Expected num_patches >= 1. Received: num_patches={num_patches}"
+        )
+    photos = []
+    for loader, name in _PHOTOS_TRAIN if split == "train" else _PHOTOS_TEST:
+        photo = _load_photo(loader, name).astype("float32")[None] / 255.0
+        height, width = photo.shape[1:3]
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        photos.append(resize_images(photo, size)[0])
+    smallest = min(min(p.shape[:2]) for p in photos)
+    if not 1 <= patch_size <= smallest:
+        raise ValueError(
+            f"Expected 1 <= patch_size <= {smallest} (the smallest photo side at "
+            f"scale={scale}). Received: patch_size={patch_size}"
+        )
+    rng = np.random.default_rng(seed)
+    which = rng.integers(len(photos), size=num_patches)
+    patches = np.empty((num_patches, patch_size, patch_size, 3), "float32")
+    for i, index in enumerate(which):
+        photo = photos[index]
+        top = rng.integers(photo.shape[0] - patch_size + 1)
+        left = rng.integers(photo.shape[1] - patch_size + 1)
+        patches[i] = photo[top : top + patch_size, left : left + patch_size]
+    return to_grayscale(patches) if grayscale else patches
+
+
+# Corruptions. Each takes NumPy arrays or tensors of shape (N, H, W, C) in [0, 1].
+
+
+def _check_level(value, argument, upper=None):
+    if not isinstance(value, (int, float, np.number)):
+        return  # a tensor inside a traced function: validated by the caller
+    if value < 0 or (upper is not None and value > upper):
+        expected = (
+            f"0 <= {argument} <= {upper}" if upper is not None else f"{argument} >= 0"
+        )
+        raise ValueError(f"Expected {expected}. Received: {argument}={value!r}")
+
+
+def _same_kind(result, like):
+    return ops.convert_to_numpy(result) if isinstance(like, np.ndarray) else result
+
+
+def _pixel_shape(x):
+    """Shape of one random draw per pixel, shared by all channels."""
+    shape = ops.shape(x)
+    return (*shape[:-1], 1)
+
+
+def add_gaussian_noise(x, stddev=0.2, seed=None):
+    """Adds N(0, stddev^2) noise to every value and clips to [0, 1].
+
+    Args:
+        x: Images `(N, H, W, C)` in [0, 1], a NumPy array or a tensor.
+        stddev: Standard deviation of the noise, >= 0.
+        seed: Int, None or `keras.random.SeedGenerator` (fresh noise per call).
+
+    Returns:
+        The noisy images, of the same kind as `x`.
+    """
+    _check_level(stddev, "stddev")
+    x_tensor = ops.convert_to_tensor(x, "float32")
+    noise = keras.random.normal(ops.shape(x_tensor), stddev=stddev, seed=seed)
+    return _same_kind(ops.clip(x_tensor + noise, 0.0, 1.0), x)
+
+
+def add_masking_noise(x, fraction=0.3, seed=None):
+    """Sets a random `fraction` of the pixels to 0 (all channels of a pixel)."""
+    _check_level(fraction, "fraction", upper=1)
+    x_tensor = ops.convert_to_tensor(x, "float32")
+    keep = keras.random.uniform(_pixel_shape(x_tensor), seed=seed) >= fraction
+    return _same_kind(x_tensor * ops.cast(keep, "float32"), x)
+
+
+def add_salt_and_pepper(x, fraction=0.1, seed=None):
+    """Sets a random `fraction` of the pixels to 0 or 1, half each."""
+    _check_level(fraction, "fraction", upper=1)
+    x_tensor = ops.convert_to_tensor(x, "float32")
+    draw = keras.random.uniform(_pixel_shape(x_tensor), seed=seed)
+    salted = ops.where(draw > 1.0 - fraction / 2.0, 1.0, x_tensor)
+    return _same_kind(ops.where(draw < fraction / 2.0, 0.0, salted), x)
+
+
+_CORRUPTIONS = {
+    "gaussian": add_gaussian_noise,
+    "masking": add_masking_noise,
+    "salt_and_pepper": add_salt_and_pepper,
+}
+
+
+def corrupt(x, kind, level, seed=None):
+    """Applies the noise `kind` (one of `NOISE_KINDS`) at `level`.
+
+    `level` is the standard deviation for `"gaussian"` and the fraction of
+    pixels hit for `"masking"` and `"salt_and_pepper"`.
+    """
+    if kind not in _CORRUPTIONS:
+        raise ValueError(
+            f"Expected kind to be one of {NOISE_KINDS}. Received: kind={kind!r}"
+        )
+    return _CORRUPTIONS[kind](x, level, seed=seed)
+
+
+def block_mask(x, block_size, seed=None):
+    """Removes one square block per image, at a random position.
+
+    Args:
+        x: Images `(N, H, W, C)`.
+        block_size: Side of the block, at most the image's smaller side.
+        seed: Int, None or `keras.random.SeedGenerator`.
+
+    Returns:
+        `(x_masked, mask)`: the images with the block set to 0, and a float
+        mask `(N, H, W, 1)` that is 1 where pixels were removed.
+    """
+    x_tensor = ops.convert_to_tensor(x, "float32")
+    height, width = x_tensor.shape[1], x_tensor.shape[2]
+    if not isinstance(block_size, (int, np.integer)) or not 1 <= block_size <= min(
+        height, width
+    ):
+        raise ValueError(
+            f"Expected an int 1 <= block_size <= {min(height, width)} (the image's "
+            f"smaller side). Received: block_size={block_size!r}"
+        )
+    batch = ops.shape(x_tensor)[0]
+    # One draw for both corners, so an int seed does not give top == left.
+    corner = keras.random.uniform((batch, 2), seed=seed)
+    top = ops.floor(corner[:, 0] * (height - block_size + 1))
+    left = ops.floor(corner[:, 1] * (width - block_size + 1))
+    top = ops.reshape(ops.cast(top, "int32"), (-1, 1, 1, 1))
+    left = ops.reshape(ops.cast(left, "int32"), (-1, 1, 1, 1))
+    rows = ops.reshape(ops.arange(height), (1, height, 1, 1))
+    cols = ops.reshape(ops.arange(width), (1, 1, width, 1))
+    inside = ops.logical_and(
+        ops.logical_and(rows >= top, rows < top + block_size),
+        ops.logical_and(cols >= left, cols < left + block_size),
+    )
+    mask = ops.cast(inside, "float32")
+    return _same_kind(x_tensor * (1.0 - mask), x), _same_kind(mask, x)
+
+
+LUMINANCE_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601, as in PIL and OpenCV
+
+
+def to_grayscale(x):
+    """Converts RGB images `(N, H, W, 3)` to luminance `(N, H, W, 1)`."""
+    channels = x.shape[-1]
+    if channels == 1:
+        return x
+    if channels != 3:
+        raise ValueError(
+            "Expected 1 or 3 channels in the last axis. "
+            f"Received: shape={tuple(x.shape)}"
+        )
+    gray = ops.sum(ops.convert_to_tensor(x, "float32") * LUMINANCE_WEIGHTS, axis=-1)
+    return _same_kind(ops.expand_dims(gray, -1), x)

@@ -1,0 +1,234 @@
+"""Tests of keras_ae.data against NumPy, scikit-learn and tfds's mock data."""
+
+import socket
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from sklearn.datasets import load_digits
+
+from keras_ae import data
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load_dataset("digits")
+
+
+def test_digits_are_the_scikit_learn_images_split_stratified(digits):
+    (x_train, y_train), (x_test, y_test), info = digits
+    assert x_train.shape == (1347, 8, 8, 1) and x_test.shape == (450, 8, 8, 1)
+    assert x_train.dtype == np.float32 and x_train.min() == 0 and x_train.max() == 1
+    # Every split image is one of the original images divided by 16.
+    reference = load_digits()
+    originals = {
+        img.tobytes(): t
+        for img, t in zip(reference.images / 16, reference.target, strict=True)
+    }
+    for image, label in zip(
+        x_test[:50, ..., 0].astype("float64"), y_test[:50], strict=True
+    ):
+        assert originals[image.tobytes()] == label
+    # Stratified: each class holds the same share of the test set as of the data.
+    expected = np.bincount(reference.target) * 450 / 1797
+    np.testing.assert_allclose(np.bincount(y_test), expected, atol=1)
+    assert info.class_names == tuple("0123456789") and info.num_classes == 10
+    assert not info.fell_back
+
+
+def test_digits_split_is_fixed_across_calls(digits):
+    (x_train, _), (x_test, y_test), _ = data.load_dataset("digits")
+    np.testing.assert_array_equal(x_test, digits[1][0])
+    np.testing.assert_array_equal(y_test, digits[1][1])
+
+
+def test_digits_resize_keeps_range_and_mean(digits):
+    (x_small, _), _, _ = digits
+    (x_big, _), _, info = data.load_dataset("digits", image_size=28)
+    assert x_big.shape == (1347, 28, 28, 1) and info.image_shape == (28, 28, 1)
+    assert 0 <= x_big.min() and x_big.max() <= 1
+    # Bilinear up-sampling keeps each image's mean brightness close.
+    np.testing.assert_allclose(
+        x_big.mean(axis=(1, 2, 3)), x_small.mean(axis=(1, 2, 3)), atol=0.03
+    )
+
+
+def test_unknown_dataset_lists_the_known_ones():
+    with pytest.raises(
+        ValueError, match=r"one of \('digits', 'mnist', 'fashion_mnist'\).*cifar10"
+    ):
+        data.load_dataset("cifar10")
+
+
+@pytest.mark.parametrize("size", [0, -3, (8,), 2.5])
+def test_bad_image_size(size):
+    with pytest.raises(ValueError, match="Expected image_size"):
+        data.load_dataset("digits", image_size=size)
+
+
+def test_default_dataset_reads_the_environment(monkeypatch):
+    monkeypatch.delenv(data.DATASET_ENV, raising=False)
+    assert data.default_dataset() == "digits"
+    monkeypatch.setenv(data.DATASET_ENV, "fashion_mnist")
+    assert data.default_dataset() == "fashion_mnist"
+
+
+def test_offline_mnist_falls_back_within_ten_seconds(tmp_path, monkeypatch, capsys):
+    # Simulate a network that never answers (no packet leaves this machine):
+    # the decision must still come in time.
+    def never_answers(*args, **kwargs):
+        time.sleep(60)
+
+    monkeypatch.setattr(socket, "create_connection", never_answers)
+    monkeypatch.setattr(socket, "getaddrinfo", never_answers)
+    start = time.monotonic()
+    (x_train, _), _, info = data.load_dataset(
+        "mnist", data_dir=str(tmp_path), network_timeout=2
+    )
+    elapsed = time.monotonic() - start
+    assert elapsed < 10
+    assert info.fell_back and info.name == "digits" and info.requested == "mnist"
+    assert x_train.shape[1:] == (28, 28, 1)  # resized to MNIST's size
+    notice = capsys.readouterr().out.strip().splitlines()
+    assert len(notice) == 1 and "embedded 'digits'" in notice[0]
+
+
+def test_offline_mnist_strict_raises(tmp_path):
+    with pytest.raises(data.DatasetUnavailableError, match="not cached"):
+        data.load_dataset(
+            "mnist", data_dir=str(tmp_path), strict=True, network_timeout=1
+        )
+
+
+def test_tfds_path_with_mock_data(monkeypatch):
+    monkeypatch.setattr(data, "host_reachable", lambda host, timeout: True)
+    with tfds.testing.mock_data(num_examples=12):
+        (x_train, y_train), (x_test, y_test), info = data.load_dataset(
+            "fashion_mnist", strict=True
+        )
+    assert x_train.shape == (12, 28, 28, 1) and x_test.shape == (12, 28, 28, 1)
+    assert x_train.dtype == np.float32 and 0 <= x_train.min() and x_train.max() <= 1
+    assert y_train.dtype == np.int64 and set(y_train) <= set(range(10))
+    assert info.name == "fashion_mnist" and not info.fell_back
+    assert info.class_names[0] == "T-shirt/top" and info.num_classes == 10
+
+
+def test_photo_patches_come_from_the_photos():
+    patches = data.photo_patches(patch_size=16, num_patches=40, seed=1)
+    assert patches.shape == (40, 16, 16, 3) and patches.dtype == np.float32
+    assert patches.std() > 0.05  # real texture, not flat fill
+    np.testing.assert_array_equal(
+        patches, data.photo_patches(patch_size=16, num_patches=40, seed=1)
+    )
+    gray = data.photo_patches(patch_size=16, num_patches=40, seed=1, grayscale=True)
+    np.testing.assert_allclose(
+        gray[..., 0], patches @ np.array(data.LUMINANCE_WEIGHTS), atol=1e-6
+    )
+    test = data.photo_patches(patch_size=16, num_patches=5, split="test")
+    assert not np.isin(test[:, 0, 0, 0], patches[:, 0, 0, 0]).all()
+
+
+def test_patch_larger_than_photo():
+    with pytest.raises(
+        ValueError, match=r"Expected 1 <= patch_size <= \d+.*patch_size=5000"
+    ):
+        data.photo_patches(patch_size=5000, num_patches=1)
+
+
+def test_gaussian_noise_statistics():
+    x = np.full((64, 16, 16, 1), 0.5, "float32")
+    noisy = data.add_gaussian_noise(x, stddev=0.1, seed=0)
+    assert isinstance(noisy, np.ndarray)
+    assert abs((noisy - x).std() - 0.1) < 0.005 and abs((noisy - x).mean()) < 0.005
+    clipped = data.add_gaussian_noise(x, stddev=5.0, seed=0)
+    assert clipped.min() == 0 and clipped.max() == 1
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.25, 1.0])
+def test_masking_noise_hits_the_fraction_of_pixels(fraction):
+    x = np.ones((32, 16, 16, 3), "float32")
+    masked = data.add_masking_noise(x, fraction=fraction, seed=3)
+    zero = masked == 0
+    np.testing.assert_array_equal(zero.all(-1), zero.any(-1))  # whole pixels
+    assert abs(zero[..., 0].mean() - fraction) < 0.02
+
+
+def test_salt_and_pepper_half_each():
+    x = np.full((32, 16, 16, 1), 0.5, "float32")
+    noisy = data.add_salt_and_pepper(x, fraction=0.2, seed=4)
+    assert (
+        abs((noisy == 0).mean() - 0.1) < 0.01 and abs((noisy == 1).mean() - 0.1) < 0.01
+    )
+    np.testing.assert_array_equal(noisy[(noisy != 0) & (noisy != 1)], 0.5)
+
+
+def test_corruptions_are_seedable():
+    x = np.random.default_rng(0).random((4, 8, 8, 1)).astype("float32")
+    for kind in data.NOISE_KINDS:
+        np.testing.assert_array_equal(
+            data.corrupt(x, kind, 0.3, seed=7), data.corrupt(x, kind, 0.3, seed=7)
+        )
+        assert not np.array_equal(
+            data.corrupt(x, kind, 0.3, seed=7), data.corrupt(x, kind, 0.3, seed=8)
+        )
+
+
+def test_corruption_inside_a_traced_function_is_fresh_each_call():
+    generator = keras.random.SeedGenerator(0)
+    corrupt = tf.function(lambda x: data.add_masking_noise(x, 0.5, seed=generator))
+    x = tf.ones((8, 8, 8, 1))
+    first, second = corrupt(x), corrupt(x)
+    assert isinstance(first, tf.Tensor)
+    assert not np.array_equal(first.numpy(), second.numpy())
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda x: data.add_gaussian_noise(x, -0.1),
+            r"Expected stddev >= 0. Received: stddev=-0.1",
+        ),
+        (
+            lambda x: data.add_masking_noise(x, 1.5),
+            r"Expected 0 <= fraction <= 1. Received: fraction=1.5",
+        ),
+        (lambda x: data.add_salt_and_pepper(x, -0.2), r"Received: fraction=-0.2"),
+        (
+            lambda x: data.corrupt(x, "speckle", 0.1),
+            r"one of \('gaussian', 'masking', 'salt_and_pepper'\)",
+        ),
+        (lambda x: data.block_mask(x, 9), r"block_size <= 8.*block_size=9"),
+        (lambda x: data.to_grayscale(np.zeros((1, 2, 2, 2))), r"1 or 3 channels"),
+    ],
+)
+def test_corruptions_validate_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(np.zeros((2, 8, 8, 1), "float32"))
+
+
+def test_block_mask_removes_exactly_one_block_per_image():
+    x = np.random.default_rng(1).random((20, 8, 8, 1)).astype("float32") + 0.1
+    masked, mask = data.block_mask(x, 3, seed=5)
+    assert mask.shape == (20, 8, 8, 1)
+    np.testing.assert_array_equal(mask.sum(axis=(1, 2, 3)), 9)
+    np.testing.assert_array_equal(masked, x * (1 - mask))
+    for m in mask[..., 0]:  # the removed pixels form a 3x3 square
+        rows, cols = np.nonzero(m)
+        assert rows.max() - rows.min() == 2 and cols.max() - cols.min() == 2
+    # Positions vary across images and rows differ from columns.
+    tops = [np.nonzero(m[..., 0])[0].min() for m in mask]
+    lefts = [np.nonzero(m[..., 0])[1].min() for m in mask]
+    assert len(set(tops)) > 1 and tops != lefts
+
+
+def test_grayscale_matches_bt601():
+    rgb = np.random.default_rng(2).random((3, 4, 4, 3)).astype("float32")
+    expected = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    np.testing.assert_allclose(data.to_grayscale(rgb)[..., 0], expected, rtol=1e-6)
+    np.testing.assert_array_equal(
+        data.to_grayscale(expected[..., None]), expected[..., None]
+    )
