@@ -1,0 +1,202 @@
+"""Picks a `tf.distribute` strategy for the machine a notebook runs on.
+
+A notebook builds and compiles its models inside `strategy().scope()`; the same
+cell then trains on a laptop CPU, one Colab GPU, several GPUs or a Colab TPU.
+
+Example:
+    >>> from keras_ae import devices
+    >>> strategy = devices.strategy()
+    keras_ae.devices: 1 CPU, no GPU or TPU: default strategy (1 replica)
+    >>> with strategy.scope():
+    ...     model = build_autoencoder()
+    ...     model.compile(optimizer="adam", loss="mse")
+"""
+
+import glob
+import os
+
+__all__ = ["strategy", "describe_devices", "scale_loss_for_replicas"]
+
+_PREFIX = "keras_ae.devices:"
+
+
+def _local_tpu_attached():
+    """Whether this host has TPU chips of its own, found without any network call.
+
+    TPU VMs (Colab's TPU runtime among them) expose their chips as /dev/accel*
+    (v2-v4) or /dev/vfio/<n> (v5e and later). Without such evidence no TPU
+    resolver is created at all, so a CPU or GPU machine never waits on one.
+    """
+    if glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*"):
+        return True
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("TPU"))
+
+
+def _tpu_strategy(verbose):
+    """Returns a `TPUStrategy` over the local TPU, or None if it cannot start."""
+    import tensorflow as tf
+
+    try:
+        # tpu="local" means "directly attached": unlike the default (""), it
+        # never asks the GCE metadata server or a remote TPU for an address.
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu="local")
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    except Exception as error:  # Any failure means: no usable TPU here.
+        if verbose:
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            print(f"{_PREFIX} TPU found but not usable ({first_line}); not using it")
+        return None
+
+
+def strategy(devices=None, *, verbose=True):
+    """Returns the distribution strategy for this machine and prints one line.
+
+    In order of preference: a `tf.distribute.TPUStrategy` when a TPU is attached
+    to this host, a `tf.distribute.MirroredStrategy` over all GPUs when there are
+    several, else the default strategy (one CPU or one GPU, no distribution).
+
+    A custom `train_step` that computes a mean loss over its own batch should
+    pass it through `scale_loss_for_replicas` before taking gradients: each
+    replica sees its share of the global batch and the optimizer sums the
+    replicas' gradients.
+
+    Args:
+        devices: Optional list of device names, e.g. `["/cpu:0", "/cpu:1"]` or
+            `["/gpu:0", "/gpu:1"]`: forces a `MirroredStrategy` over exactly
+            these devices (no TPU check).
+        verbose: Whether to print the one-line summary.
+
+    Returns:
+        A `tf.distribute.Strategy`.
+
+    Example:
+        >>> strategy = devices.strategy()
+        keras_ae.devices: 1 CPU, 2 GPUs: MirroredStrategy (2 replicas)
+        >>> strategy.num_replicas_in_sync
+        2
+    """
+    import tensorflow as tf
+
+    if devices is not None:
+        if isinstance(devices, str) or not devices:
+            raise ValueError(
+                "Expected devices to be a non-empty list of device names such as "
+                f'["/cpu:0", "/cpu:1"]. Received: devices={devices!r}'
+            )
+        chosen = tf.distribute.MirroredStrategy(devices=list(devices))
+    else:
+        chosen = _tpu_strategy(verbose) if _local_tpu_attached() else None
+        if chosen is None and len(tf.config.list_physical_devices("GPU")) > 1:
+            chosen = tf.distribute.MirroredStrategy()
+        if chosen is None:
+            chosen = tf.distribute.get_strategy()
+    if verbose:
+        print(f"{_PREFIX} {describe_devices(chosen)['summary']}")
+    return chosen
+
+
+def _strategy_name(chosen):
+    name = type(chosen).__name__
+    # The default strategy's class is private (_DefaultDistributionStrategy).
+    return "default" if name.startswith("_Default") else name
+
+
+def _worker_devices(chosen):
+    return list(getattr(chosen.extended, "worker_devices", ()))
+
+
+def _plural(count, noun):
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def describe_devices(strategy=None):
+    """Describes the devices TensorFlow sees and the strategy in use, cheaply.
+
+    Only lists physical devices: it starts no TPU system and creates no strategy,
+    so a report or a notebook's first cell can call it freely.
+
+    Args:
+        strategy: The `tf.distribute.Strategy` a notebook uses (e.g. the one
+            `strategy()` returned). Default: the strategy in scope, which
+            outside any `strategy.scope()` is the default strategy.
+
+    Returns:
+        A dict with keys `cpus`, `gpus`, `tpus` (counts of physical devices;
+        `tpus` counts TPU chips found on this host if TensorFlow lists none),
+        `cpu_cores` (`os.cpu_count()`), `gpu_names` (list of str), `strategy`
+        (class name, or "default"), `num_replicas` (int) and `summary` (the line
+        `strategy()` prints, without its prefix).
+
+    Example:
+        >>> devices.describe_devices()["summary"]
+        '1 CPU, no GPU or TPU: default strategy (1 replica)'
+    """
+    import tensorflow as tf
+
+    if strategy is None:
+        strategy = tf.distribute.get_strategy()
+    cpus = len(tf.config.list_physical_devices("CPU"))
+    gpus = tf.config.list_physical_devices("GPU")
+    tpus = len(tf.config.list_physical_devices("TPU"))
+    if not tpus:
+        tpus = len(glob.glob("/dev/accel*")) or len(glob.glob("/dev/vfio/[0-9]*"))
+    gpu_names = []
+    for gpu in gpus:
+        try:
+            details = tf.config.experimental.get_device_details(gpu)
+        except Exception:  # Details are optional; some builds do not provide them.
+            details = {}
+        gpu_names.append(details.get("device_name", gpu.name))
+    name = _strategy_name(strategy)
+    num_replicas = int(strategy.num_replicas_in_sync)
+    accelerators = [_plural(len(gpus), "GPU")] if gpus else []
+    accelerators += [_plural(tpus, "TPU chip")] if tpus else []
+    summary = ", ".join([_plural(cpus, "CPU")] + (accelerators or ["no GPU or TPU"]))
+    strategy_text = "default strategy" if name == "default" else name
+    summary += f": {strategy_text} ({_plural(num_replicas, 'replica')})"
+    if name == "MirroredStrategy":
+        mirrored_over = [d.split("device:")[-1] for d in _worker_devices(strategy)]
+        summary += " over " + ", ".join(mirrored_over)
+    return {
+        "cpus": cpus,
+        "gpus": len(gpus),
+        "tpus": tpus,
+        "cpu_cores": os.cpu_count(),
+        "gpu_names": gpu_names,
+        "strategy": name,
+        "num_replicas": num_replicas,
+        "summary": summary,
+    }
+
+
+def scale_loss_for_replicas(loss):
+    """Turns a per-replica mean loss into the share that gives global gradients.
+
+    Under `MirroredStrategy` or `TPUStrategy` with R replicas, each replica's
+    `train_step` sees 1/R of the global batch, and the optimizer *sums* the R
+    replicas' gradients. Dividing each replica's batch-mean loss by R makes that
+    sum the gradient of the mean over the global batch, exactly as on one device
+    (for equal replica batches). With one replica this returns `loss` unchanged.
+    Report the unscaled loss in metrics; take gradients of the scaled one.
+
+    Args:
+        loss: Scalar tensor, the mean loss over this replica's batch.
+
+    Returns:
+        `loss / num_replicas_in_sync` of the strategy in scope.
+
+    Example:
+        >>> with tf.GradientTape() as tape:
+        ...     loss = ops.mean(ops.square(x - self(x, training=True)))
+        ...     scaled_loss = scale_loss_for_replicas(loss)
+        >>> grads = tape.gradient(scaled_loss, self.trainable_weights)
+    """
+    import tensorflow as tf
+
+    num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if num_replicas == 1:
+        return loss
+    return loss / tf.cast(num_replicas, loss.dtype)

@@ -1,0 +1,335 @@
+"""Figures the notebooks show: image grids, reconstructions, latent codes, curves.
+
+Every function returns a `matplotlib.figure.Figure` and never calls `plt.show()`:
+a notebook displays the returned figure by itself, a script saves it with
+`fig.savefig(...)`, and the tests read the numbers back from its axes.
+"""
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.lines import Line2D
+
+__all__ = [
+    "image_grid",
+    "plot_rows",
+    "plot_reconstructions",
+    "plot_latent_scatter",
+    "plot_history",
+]
+
+# Qualitative colours for up to 20 classes; more classes get a continuous colorbar.
+_MAX_LEGEND_CLASSES = 20
+
+
+def _as_images(images, name="images"):
+    """Returns `images` as a float array (N, H, W) or (N, H, W, 3) for `imshow`."""
+    array = np.asarray(images)
+    if array.ndim == 4 and array.shape[-1] in (1, 3):
+        array = array[..., 0] if array.shape[-1] == 1 else array
+    elif array.ndim != 3:
+        raise ValueError(
+            f"Expected {name} of shape (N, H, W), (N, H, W, 1) or (N, H, W, 3). "
+            f"Received: {name}.shape={array.shape}"
+        )
+    if len(array) == 0:
+        raise ValueError(
+            f"Expected at least one image. Received: {name}.shape=(0, ...)"
+        )
+    return array.astype("float32")
+
+
+def _show_image(axis, image, cmap):
+    """Draws one image in [0, 1] on `axis` without ticks; clips it for display."""
+    axis.imshow(np.clip(image, 0.0, 1.0), cmap=cmap, vmin=0.0, vmax=1.0)
+    axis.set_xticks([])
+    axis.set_yticks([])
+
+
+def image_grid(
+    images, *, num_columns=10, titles=None, cmap="gray", figsize=None, title=None
+):
+    """Shows images in a grid, `num_columns` per row.
+
+    Args:
+        images: Array of shape (N, H, W), (N, H, W, 1) or (N, H, W, 3) with values
+            in [0, 1]. Values outside are clipped for display (not in the data).
+        num_columns: Images per row.
+        titles: Optional sequence of N strings, one above each image.
+        cmap: Colormap for one-channel images (ignored for RGB).
+        figsize: Figure size in inches; by default about 1.2 inches per image.
+        title: Optional title above the whole grid.
+
+    Returns:
+        A `matplotlib.figure.Figure` with exactly N axes, one per image.
+
+    Example:
+        >>> fig = image_grid(x_test[:20], num_columns=10, title="Test digits")
+    """
+    images = _as_images(images)
+    if not isinstance(num_columns, int) or num_columns < 1:
+        raise ValueError(
+            f"Expected num_columns to be an integer >= 1. Received: {num_columns!r}"
+        )
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(
+            "Expected one title per image. "
+            f"Received: {len(titles)} titles for {len(images)} images"
+        )
+    num_columns = min(num_columns, len(images))
+    num_rows = math.ceil(len(images) / num_columns)
+    if figsize is None:
+        figsize = (1.2 * num_columns, 1.2 * num_rows + (0.4 if title else 0.0))
+    fig, axes = plt.subplots(num_rows, num_columns, figsize=figsize, squeeze=False)
+    axes = axes.ravel()
+    for index, axis in enumerate(axes):
+        if index >= len(images):
+            fig.delaxes(axis)
+            continue
+        _show_image(axis, images[index], cmap)
+        if titles is not None:
+            axis.set_title(str(titles[index]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_rows(rows, *, num_images=10, cmap="gray", figsize=None, title=None):
+    """Shows several image sets as aligned rows, one labelled row per set.
+
+    Column `j` shows image `j` of every set, so a reader compares, say, a clean
+    digit, its noisy version and the model's output one above the other.
+
+    Args:
+        rows: Dict from row label to an image array (N, H, W[, C]). Every array
+            needs at least `num_images` images, or all its images are shown.
+        num_images: Number of columns (images per row).
+        cmap: Colormap for one-channel images.
+        figsize: Figure size in inches; by default about 1.2 inches per image.
+        title: Optional title above the figure.
+
+    Returns:
+        A `matplotlib.figure.Figure` with `len(rows) * num_images` axes in
+        row-major order; the label of each row is the y-label of its first axis.
+
+    Example:
+        >>> fig = plot_rows(
+        ...     {"clean": x_test, "noisy": x_noisy, "denoised": model.predict(x_noisy)}
+        ... )
+    """
+    if not isinstance(rows, dict) or not rows:
+        raise ValueError(
+            "Expected rows to be a non-empty dict of label -> images. "
+            f"Received: rows={rows!r}"
+        )
+    if not isinstance(num_images, int) or num_images < 1:
+        raise ValueError(
+            f"Expected num_images to be an integer >= 1. Received: {num_images!r}"
+        )
+    arrays = {label: _as_images(images, name=label) for label, images in rows.items()}
+    num_images = min(num_images, *(len(array) for array in arrays.values()))
+    if figsize is None:
+        figsize = (1.2 * num_images + 1.0, 1.2 * len(arrays) + (0.4 if title else 0.0))
+    fig, axes = plt.subplots(len(arrays), num_images, figsize=figsize, squeeze=False)
+    for row_axes, (label, array) in zip(axes, arrays.items(), strict=True):
+        for axis, image in zip(row_axes, array[:num_images], strict=True):
+            _show_image(axis, image, cmap)
+        row_axes[0].set_ylabel(label, fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_reconstructions(
+    originals,
+    reconstructions,
+    *,
+    num_images=10,
+    row_labels=("original", "reconstruction"),
+    cmap="gray",
+    figsize=None,
+    title=None,
+):
+    """Shows inputs above their reconstructions.
+
+    Args:
+        originals: Images (N, H, W[, C]) in [0, 1].
+        reconstructions: The model's outputs for `originals`, same shape.
+        num_images: Number of pairs to show.
+        row_labels: Labels of the two rows.
+        cmap: Colormap for one-channel images.
+        figsize: Figure size in inches.
+        title: Optional title above the figure.
+
+    Returns:
+        A `matplotlib.figure.Figure`; see `plot_rows`, which this calls.
+
+    Example:
+        >>> fig = plot_reconstructions(x_test, autoencoder.predict(x_test))
+    """
+    originals = np.asarray(originals)
+    reconstructions = np.asarray(reconstructions)
+    if originals.shape != reconstructions.shape:
+        raise ValueError(
+            "Expected originals and reconstructions of the same shape. Received: "
+            f"originals.shape={originals.shape}, "
+            f"reconstructions.shape={reconstructions.shape}"
+        )
+    if len(row_labels) != 2 or row_labels[0] == row_labels[1]:
+        raise ValueError(
+            f"Expected two different row labels. Received: row_labels={row_labels!r}"
+        )
+    return plot_rows(
+        {row_labels[0]: originals, row_labels[1]: reconstructions},
+        num_images=num_images,
+        cmap=cmap,
+        figsize=figsize,
+        title=title,
+    )
+
+
+def plot_latent_scatter(
+    codes, labels=None, *, class_names=None, title=None, figsize=(6, 5), point_size=8
+):
+    """Plots 2-D codes as points coloured by their label.
+
+    Integer labels (at most 20 classes) get one colour each and a legend; other
+    labels (many classes, or a continuous value) get a colormap and a colorbar.
+
+    Args:
+        codes: Array (N, 2), for example `encoder.predict(x_test)` with
+            `code_size=2`.
+        labels: Optional array (N,) of labels or values to colour by.
+        class_names: Optional names indexed by integer label, for the legend.
+        title: Optional axes title.
+        figsize: Figure size in inches.
+        point_size: Marker area in points^2.
+
+    Returns:
+        A `matplotlib.figure.Figure` with one axes holding a single scatter
+        (`fig.axes[0].collections[0]`) whose offsets are `codes`, in order.
+
+    Example:
+        >>> fig = plot_latent_scatter(encoder.predict(x_test), y_test)
+    """
+    codes = np.asarray(codes, dtype="float32")
+    if codes.ndim != 2 or codes.shape[1] != 2:
+        raise ValueError(
+            f"Expected codes of shape (N, 2). Received: codes.shape={codes.shape}"
+        )
+    fig, axis = plt.subplots(figsize=figsize)
+    if labels is None:
+        axis.scatter(codes[:, 0], codes[:, 1], s=point_size)
+    else:
+        labels = np.asarray(labels).reshape(-1)
+        if len(labels) != len(codes):
+            raise ValueError(
+                "Expected one label per code. "
+                f"Received: {len(labels)} labels for {len(codes)} codes"
+            )
+        _colored_scatter(axis, fig, codes, labels, class_names, point_size)
+    axis.set_xlabel("code 1")
+    axis.set_ylabel("code 2")
+    if title:
+        axis.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _colored_scatter(axis, fig, codes, labels, class_names, point_size):
+    is_integer = np.issubdtype(labels.dtype, np.integer)
+    if is_integer and labels.min() < 0:
+        raise ValueError(f"Expected labels >= 0. Received: min label {labels.min()}")
+    num_classes = len(class_names) if class_names is not None else None
+    if is_integer and num_classes is None:
+        num_classes = int(labels.max()) + 1
+    if class_names is not None and (not is_integer or labels.max() >= num_classes):
+        raise ValueError(
+            "Expected integer labels below len(class_names). "
+            f"Received: max label {labels.max()} with {num_classes} class names"
+        )
+    if not is_integer or num_classes > _MAX_LEGEND_CLASSES:
+        points = axis.scatter(
+            codes[:, 0], codes[:, 1], c=labels, cmap="viridis", s=point_size
+        )
+        fig.colorbar(points, ax=axis, label="label")
+        return
+    palette = plt.get_cmap("tab10" if num_classes <= 10 else "tab20")
+    cmap = ListedColormap([palette(i) for i in range(num_classes)])
+    # One colour bin per integer label: label k falls in [k - 0.5, k + 0.5).
+    norm = BoundaryNorm(np.arange(num_classes + 1) - 0.5, num_classes)
+    axis.scatter(codes[:, 0], codes[:, 1], c=labels, cmap=cmap, norm=norm, s=point_size)
+    handles = [
+        Line2D(
+            [],
+            [],
+            linestyle="",
+            marker="o",
+            color=cmap(norm(label)),
+            label=class_names[label] if class_names is not None else str(label),
+        )
+        for label in np.unique(labels)
+    ]
+    axis.legend(handles=handles, loc="best", fontsize=8, markerscale=1.2)
+
+
+def plot_history(history, *, metrics=None, log_scale=False, figsize=None, title=None):
+    """Plots training curves, one panel per metric, validation on the same panel.
+
+    Args:
+        history: The `keras.callbacks.History` returned by `model.fit`, or its
+            `.history` dict of metric name -> list of per-epoch values.
+        metrics: Names to plot, e.g. `["loss"]`. Default: every metric without
+            the `val_` prefix, in the order Keras logged them.
+        log_scale: Whether to use a logarithmic y axis (useful for losses that
+            fall by orders of magnitude).
+        figsize: Figure size in inches; by default 4 x 3 inches per panel.
+        title: Optional title above the figure.
+
+    Returns:
+        A `matplotlib.figure.Figure` with one axes per metric; on each, the
+        first line is the training curve and the second (if logged) the
+        `val_` curve, both against epochs 1, 2, ...
+
+    Example:
+        >>> history = autoencoder.fit(x_train, x_train, epochs=10,
+        ...                           validation_data=(x_test, x_test))
+        >>> fig = plot_history(history, log_scale=True)
+    """
+    logs = getattr(history, "history", history)
+    if not isinstance(logs, dict) or not logs:
+        raise ValueError(
+            "Expected a keras History or a non-empty dict of metric -> values. "
+            f"Received: {history!r}"
+        )
+    if metrics is None:
+        metrics = [name for name in logs if not name.startswith("val_")]
+    elif isinstance(metrics, str):
+        metrics = [metrics]
+    missing = [name for name in metrics if name not in logs]
+    if missing or not metrics:
+        raise ValueError(
+            f"Expected metrics among {sorted(logs)}. Received: metrics={metrics!r}"
+        )
+    if figsize is None:
+        figsize = (4.0 * len(metrics), 3.0 + (0.3 if title else 0.0))
+    fig, axes = plt.subplots(1, len(metrics), figsize=figsize, squeeze=False)
+    for axis, name in zip(axes[0], metrics, strict=True):
+        for key, label in ((name, "training"), (f"val_{name}", "validation")):
+            if key in logs:
+                values = np.asarray(logs[key], dtype="float64")
+                axis.plot(np.arange(1, len(values) + 1), values, label=label)
+        axis.set_xlabel("epoch")
+        axis.set_title(name)
+        if log_scale:
+            axis.set_yscale("log")
+        if f"val_{name}" in logs:
+            axis.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

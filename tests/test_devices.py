@@ -1,0 +1,231 @@
+"""Tests for keras_ae.devices: strategy choice, and MirroredStrategy = one device."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_ae import devices
+
+# Runs in a fresh interpreter: two logical CPUs must be configured before
+# TensorFlow initialises its devices, which the test process (or another test in
+# it) may already have done.
+TWO_CPU_SCRIPT = r"""
+import json
+
+import tensorflow as tf
+
+(cpu,) = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(2)]
+)
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_ae import devices
+
+
+class TinyAutoencoder(keras.Model):
+    # A dense autoencoder with its own train_step, as the course's VAE and GANs.
+
+    def __init__(self, encoder, decoder, scale_loss=True, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.scale_loss = scale_loss
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def call(self, x):
+        return self.decoder(self.encoder(x))
+
+    def train_step(self, x):
+        with tf.GradientTape() as tape:
+            # Mean over this replica's share of the global batch.
+            loss = ops.mean(ops.square(x - self(x, training=True)))
+            if self.scale_loss:
+                loss_for_gradients = devices.scale_loss_for_replicas(loss)
+            else:
+                loss_for_gradients = loss
+        gradients = tape.gradient(loss_for_gradients, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+
+def build(strategy, initial_weights, scale_loss=True):
+    with strategy.scope():
+        encoder = keras.Sequential(
+            [keras.Input((8,)), keras.layers.Dense(3, activation="tanh")]
+        )
+        decoder = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8)])
+        model = TinyAutoencoder(encoder, decoder, scale_loss=scale_loss)
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1))
+    if initial_weights is not None:
+        model.set_weights(initial_weights)
+    return model
+
+
+def train_one_epoch(model, x):
+    # 64 examples, global batch 16: every step gives each of 2 replicas 8.
+    history = model.fit(x, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    return history.history["loss"][0], [w.tolist() for w in model.get_weights()]
+
+
+keras.utils.set_random_seed(0)
+x = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
+default = tf.distribute.get_strategy()
+single = build(default, None)
+initial_weights = single.get_weights()
+mirrored = devices.strategy(devices=["/cpu:0", "/cpu:1"])
+results = {
+    "logical_cpus": len(tf.config.list_logical_devices("CPU")),
+    "description": devices.describe_devices(mirrored),
+    "single": train_one_epoch(single, x),
+    "mirrored": train_one_epoch(build(mirrored, initial_weights), x),
+    "mirrored_unscaled": train_one_epoch(
+        build(mirrored, initial_weights, scale_loss=False), x
+    ),
+}
+print("RESULTS " + json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def two_cpu_results():
+    completed = subprocess.run(
+        [sys.executable, "-c", TWO_CPU_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    lines = completed.stdout.splitlines()
+    (line,) = [line for line in lines if line.startswith("RESULTS ")]
+    return json.loads(line.removeprefix("RESULTS ")), completed.stdout
+
+
+def test_mirrored_strategy_over_two_cpus_is_described(two_cpu_results):
+    results, stdout = two_cpu_results
+    assert results["logical_cpus"] == 2
+    description = results["description"]
+    assert description["strategy"] == "MirroredStrategy"
+    assert description["num_replicas"] == 2
+    assert description["summary"].endswith(
+        "MirroredStrategy (2 replicas) over CPU:0, CPU:1"
+    )
+    assert f"keras_ae.devices: {description['summary']}" in stdout.splitlines()
+
+
+def test_mirrored_training_matches_single_device(two_cpu_results):
+    results, _ = two_cpu_results
+    single_loss, single_weights = results["single"]
+    mirrored_loss, mirrored_weights = results["mirrored"]
+    # The global batch of 16 is split 8 + 8 across the replicas; each takes the
+    # gradient of (its batch mean) / 2, and the optimizer sums the two, which is
+    # the gradient of the mean over all 16: the same update as on one device.
+    # Only float32 summation order differs, hence rtol=1e-4 rather than equality.
+    np.testing.assert_allclose(mirrored_loss, single_loss, rtol=1e-4)
+    for mirrored_w, single_w in zip(mirrored_weights, single_weights, strict=True):
+        np.testing.assert_allclose(mirrored_w, single_w, rtol=1e-4, atol=1e-6)
+
+
+def test_unscaled_replica_loss_would_double_the_gradient(two_cpu_results):
+    # Keeps the test above honest: it passes because of the scaling, and two
+    # replicas really ran. Without scale_loss_for_replicas the summed gradient
+    # is twice the single-device one (a doubled learning rate) and training
+    # goes elsewhere.
+    results, _ = two_cpu_results
+    single_loss, single_weights = results["single"]
+    unscaled_loss, unscaled_weights = results["mirrored_unscaled"]
+    assert abs(unscaled_loss - single_loss) > 1e-3 * abs(single_loss)
+    largest_gap = max(
+        np.max(np.abs(np.subtract(u, s)))
+        for u, s in zip(unscaled_weights, single_weights, strict=True)
+    )
+    assert largest_gap > 1e-3
+
+
+def test_strategy_on_this_machine(capsys):
+    num_gpus = len(tf.config.list_physical_devices("GPU"))
+    chosen = devices.strategy()
+    line = capsys.readouterr().out.strip()
+    description = devices.describe_devices(chosen)
+    if num_gpus > 1:
+        assert isinstance(chosen, tf.distribute.MirroredStrategy)
+        assert chosen.num_replicas_in_sync == num_gpus
+    else:
+        # One CPU or one GPU: no distribution, the same object as TF's default.
+        assert chosen is tf.distribute.get_strategy()
+        assert chosen.num_replicas_in_sync == 1
+        assert description["strategy"] == "default"
+        assert description["num_replicas"] == 1
+    assert line == f"keras_ae.devices: {description['summary']}"
+    if num_gpus == 0 and description["tpus"] == 0:
+        assert (
+            line
+            == "keras_ae.devices: 1 CPU, no GPU or TPU: default strategy (1 replica)"
+        )
+
+
+def test_describe_devices_counts():
+    description = devices.describe_devices()
+    assert description["cpus"] == len(tf.config.list_physical_devices("CPU")) >= 1
+    assert description["gpus"] == len(tf.config.list_physical_devices("GPU"))
+    assert len(description["gpu_names"]) == description["gpus"]
+    assert description["cpu_cores"] == os.cpu_count()
+    assert description["strategy"] == "default" and description["num_replicas"] == 1
+    expected = re.escape(f"{description['cpus']} CPU")
+    assert re.match(
+        expected + r"s?, .*: default strategy \(1 replica\)$", description["summary"]
+    )
+    json.dumps(description)  # plain types, ready for a report
+
+
+def test_broken_tpu_falls_back_without_raising(monkeypatch, capsys):
+    def failing_resolver(*args, **kwargs):
+        raise RuntimeError("no TPU platform registered\nsecond line")
+
+    monkeypatch.setattr(devices, "_local_tpu_attached", lambda: True)
+    monkeypatch.setattr(
+        tf.distribute.cluster_resolver, "TPUClusterResolver", failing_resolver
+    )
+    chosen = devices.strategy()
+    out = capsys.readouterr().out
+    assert "TPU found but not usable (no TPU platform registered)" in out
+    assert not isinstance(chosen, tf.distribute.TPUStrategy)
+
+
+def test_no_tpu_resolver_is_created_without_a_local_tpu(monkeypatch):
+    if devices._local_tpu_attached():
+        pytest.skip("this host has a TPU")
+
+    def unexpected_resolver(*args, **kwargs):
+        raise AssertionError("TPUClusterResolver must not be created here")
+
+    monkeypatch.setattr(
+        tf.distribute.cluster_resolver, "TPUClusterResolver", unexpected_resolver
+    )
+    devices.strategy(verbose=False)
+
+
+@pytest.mark.parametrize("bad", ["/cpu:0", []])
+def test_strategy_rejects_bad_device_lists(bad):
+    with pytest.raises(ValueError, match=r"Expected devices to be a non-empty list"):
+        devices.strategy(devices=bad)
+
+
+def test_scale_loss_for_replicas_is_identity_on_one_replica():
+    loss = tf.constant(3.0)
+    assert devices.scale_loss_for_replicas(loss) is loss
