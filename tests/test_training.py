@@ -1,0 +1,332 @@
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from keras_ae.data import add_gaussian_noise, load_dataset
+from keras_ae.training import (
+    ContractiveAutoencoder,
+    DenoisingAutoencoder,
+    jacobian_frobenius_batch_jacobian,
+    jacobian_frobenius_closed_form,
+)
+
+IMAGE_SHAPE = (8, 8, 1)
+
+
+def sigmoid_encoder(code_size=16, dtype="float32"):
+    inputs = keras.Input(IMAGE_SHAPE, dtype=dtype)
+    flat = keras.layers.Flatten(dtype=dtype)(inputs)
+    codes = keras.layers.Dense(code_size, activation="sigmoid", dtype=dtype)(flat)
+    return keras.Model(inputs, codes, name="encoder")
+
+
+def deep_encoder(code_size=8):
+    inputs = keras.Input(IMAGE_SHAPE)
+    hidden = keras.layers.Dense(24, activation="tanh")(keras.layers.Flatten()(inputs))
+    codes = keras.layers.Dense(code_size, activation="sigmoid")(hidden)
+    return keras.Model(inputs, codes, name="encoder")
+
+
+def decoder(code_size=16):
+    codes = keras.Input((code_size,))
+    pixels = keras.layers.Dense(int(np.prod(IMAGE_SHAPE)), activation="sigmoid")(codes)
+    return keras.Model(codes, keras.layers.Reshape(IMAGE_SHAPE)(pixels), name="decoder")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    (x_train, _), (x_test, _), _ = load_dataset("digits")
+    return x_train, x_test
+
+
+def batch(seed=0, size=32):
+    return np.random.default_rng(seed).uniform(size=(size, *IMAGE_SHAPE))
+
+
+# Contractive autoencoder.
+
+
+def test_closed_form_matches_batch_jacobian_float64():
+    keras.utils.set_random_seed(0)
+    encoder = sigmoid_encoder(dtype="float64")
+    x = batch()  # float64
+    closed = keras.ops.convert_to_numpy(
+        jacobian_frobenius_closed_form(encoder.layers[-1], x)
+    )
+    reference = keras.ops.convert_to_numpy(
+        jacobian_frobenius_batch_jacobian(encoder, x)
+    )
+    assert closed.dtype == np.float64 and closed.shape == (32,)
+    np.testing.assert_allclose(closed, reference, rtol=1e-10)
+    assert reference.min() > 0.01  # a non-trivial Jacobian
+
+
+def test_closed_form_matches_batch_jacobian_float32():
+    keras.utils.set_random_seed(1)
+    encoder = sigmoid_encoder()
+    x = batch(1).astype("float32")
+    closed = jacobian_frobenius_closed_form(encoder.layers[-1], x)
+    reference = jacobian_frobenius_batch_jacobian(encoder, x)
+    np.testing.assert_allclose(closed, reference, rtol=1e-5)
+
+
+def test_batch_jacobian_matches_numpy_for_two_layers():
+    # h = sigmoid(tanh(x W1 + b1) W2 + b2): J = diag(h (1 - h)) W2^T diag(1 - a^2) W1^T.
+    keras.utils.set_random_seed(2)
+    encoder = deep_encoder()
+    x = batch(2).astype("float32")
+    (w1, b1), (w2, b2) = (
+        encoder.layers[2].get_weights(),
+        encoder.layers[3].get_weights(),
+    )
+    flat = x.reshape(len(x), -1).astype("float64")
+    a = np.tanh(flat @ w1 + b1)
+    h = 1 / (1 + np.exp(-(a @ w2 + b2)))
+    jac = np.einsum("nj,kj,nk,ik->nji", h * (1 - h), w2, 1 - a**2, w1)
+    expected = (jac**2).sum(axis=(1, 2))
+    np.testing.assert_allclose(
+        jacobian_frobenius_batch_jacobian(encoder, x), expected, rtol=1e-4
+    )
+
+
+@pytest.mark.parametrize(
+    "encoder_fn, jacobian, closed",
+    [
+        (sigmoid_encoder, "auto", True),
+        (sigmoid_encoder, "batch_jacobian", False),
+        (deep_encoder, "auto", False),
+    ],
+)
+def test_contractive_metrics_equal_references(encoder_fn, jacobian, closed):
+    keras.utils.set_random_seed(3)
+    encoder = encoder_fn()
+    code_size = encoder.output.shape[-1]
+    model = ContractiveAutoencoder(
+        encoder, decoder(code_size), contractive_weight=0.5, jacobian=jacobian
+    )
+    model.compile(optimizer="sgd")
+    assert model.uses_closed_form is closed
+    x = batch(3).astype("float32")
+    logs = model.evaluate(x, batch_size=len(x), verbose=0, return_dict=True)
+    norms = keras.ops.convert_to_numpy(jacobian_frobenius_batch_jacobian(encoder, x))
+    reconstruction = np.mean((model.predict(x, verbose=0) - x) ** 2)
+    np.testing.assert_allclose(logs["contractive_loss"], norms.mean(), rtol=1e-5)
+    np.testing.assert_allclose(logs["reconstruction_loss"], reconstruction, rtol=1e-5)
+    np.testing.assert_allclose(
+        logs["loss"], reconstruction + 0.5 * norms.mean(), rtol=1e-5
+    )
+
+
+def test_bce_reconstruction_loss():
+    keras.utils.set_random_seed(4)
+    model = ContractiveAutoencoder(
+        sigmoid_encoder(), decoder(), reconstruction_loss="bce"
+    )
+    model.compile(optimizer="sgd")
+    x = batch(4).astype("float32")
+    logs = model.evaluate(x, batch_size=len(x), verbose=0, return_dict=True)
+    p = np.clip(model.predict(x, verbose=0).astype("float64"), 1e-7, 1 - 1e-7)
+    expected = -np.mean(x * np.log(p) + (1 - x) * np.log(1 - p))
+    np.testing.assert_allclose(logs["reconstruction_loss"], expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("encoder_fn", [sigmoid_encoder, deep_encoder])
+def test_one_step_contracts_more_than_plain_autoencoder(encoder_fn):
+    x = batch(5).astype("float32")
+    norms = {}
+    for weight in (0.0, 2.0):
+        keras.utils.set_random_seed(5)  # the same initial weights for both
+        encoder = encoder_fn()
+        model = ContractiveAutoencoder(
+            encoder, decoder(encoder.output.shape[-1]), contractive_weight=weight
+        )
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.5))
+        before = keras.ops.convert_to_numpy(
+            jacobian_frobenius_batch_jacobian(encoder, x)
+        ).mean()
+        model.train_on_batch(x)
+        after = jacobian_frobenius_batch_jacobian(encoder, x)
+        norms[weight] = keras.ops.convert_to_numpy(after).mean()
+    assert norms[2.0] < 0.9 * norms[0.0]
+    assert norms[2.0] < before
+
+
+# Denoising autoencoder.
+
+
+def identity_autoencoder_parts():
+    """Encoder and decoder that copy their input, so the loss measures the noise."""
+    inputs = keras.Input(IMAGE_SHAPE)
+    copy = keras.layers.Dense(64, kernel_initializer="identity", use_bias=False)
+    encoder = keras.Model(inputs, copy(keras.layers.Flatten()(inputs)))
+    codes = keras.Input((64,))
+    return encoder, keras.Model(codes, keras.layers.Reshape(IMAGE_SHAPE)(codes))
+
+
+def test_noise_is_fresh_in_every_step():
+    x = batch(6).astype("float32")
+
+    def two_losses(noise_level, seed):
+        model = DenoisingAutoencoder(
+            *identity_autoencoder_parts(), noise_level=noise_level, seed=seed
+        )
+        # No weight update: the loss changes only if the noise does.
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mse")
+        return [float(model.train_on_batch(x)) for _ in range(2)]
+
+    first, second = two_losses(0.3, seed=1)
+    assert 0.01 < first < 0.09  # the MSE of the noise (std 0.3, clipped)
+    assert abs(first - second) > 1e-3 * first
+    assert two_losses(0.3, seed=1) == [first, second]  # repeatable with a seed
+    assert two_losses(0.0, seed=1) == [0.0, 0.0]  # no noise: a perfect copy
+
+
+def test_denoising_training_on_digits(digits):
+    x_train, x_test = digits
+    keras.utils.set_random_seed(7)
+    model = DenoisingAutoencoder(
+        deep_encoder(code_size=32), decoder(32), noise_level=0.3, seed=7
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.005), loss="mse")
+    model.fit(x_train, epochs=30, batch_size=64, verbose=0)
+
+    denoising_mse = model.evaluate(x_test, batch_size=len(x_test), verbose=0)
+    x_noisy = add_gaussian_noise(x_test, stddev=0.3, seed=70)
+    noisy_input_mse = np.mean((x_noisy - x_test) ** 2)
+    denoised_mse = np.mean((model.predict(x_noisy, verbose=0) - x_test) ** 2)
+    clean_mse = np.mean((model.predict(x_test, verbose=0) - x_test) ** 2)
+
+    assert denoised_mse < 0.75 * noisy_input_mse
+    assert denoising_mse == pytest.approx(denoised_mse, rel=0.1)
+    assert clean_mse < denoising_mse  # evaluate() corrupted its inputs
+    model.noisy_evaluation = False
+    clean_logs = model.evaluate(x_test, batch_size=len(x_test), verbose=0)
+    assert clean_logs == pytest.approx(clean_mse, rel=1e-4)
+
+
+# Saving.
+
+
+def test_save_and_load_in_a_fresh_process(tmp_path):
+    keras.utils.set_random_seed(8)
+    x = batch(8).astype("float32")
+    models = {
+        "contractive": ContractiveAutoencoder(
+            deep_encoder(),
+            decoder(8),
+            contractive_weight=0.2,
+            reconstruction_loss="bce",
+        ),
+        "denoising": DenoisingAutoencoder(
+            sigmoid_encoder(), decoder(), noise="masking", noise_level=0.25, seed=3
+        ),
+    }
+    np.save(tmp_path / "x.npy", x)
+    for name, model in models.items():
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, epochs=1, batch_size=16, verbose=0)
+        model.save(tmp_path / f"{name}.keras")
+        np.save(tmp_path / f"{name}.npy", model.predict(x, verbose=0))
+
+    script = textwrap.dedent(
+        f"""
+        import json, pathlib, keras, numpy as np
+        import keras_ae.training
+        folder = pathlib.Path({str(tmp_path)!r})
+        x = np.load(folder / "x.npy")
+        configs = {{}}
+        for name in ("contractive", "denoising"):
+            model = keras.saving.load_model(folder / f"{{name}}.keras", safe_mode=True)
+            np.testing.assert_array_equal(
+                model.predict(x, verbose=0), np.load(folder / f"{{name}}.npy")
+            )
+            model.fit(x, epochs=1, batch_size=16, verbose=0)  # still trains
+            config = model.get_config()
+            configs[name] = {{k: v for k, v in config.items()
+                             if k not in ("encoder", "decoder")}}
+        print(json.dumps(configs))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    import json
+
+    configs = json.loads(result.stdout.strip().splitlines()[-1])
+    assert configs["contractive"]["contractive_weight"] == 0.2
+    assert configs["contractive"]["reconstruction_loss"] == "bce"
+    assert configs["denoising"]["noise"] == "masking"
+    assert configs["denoising"]["noise_level"] == 0.25
+    assert configs["denoising"]["seed"] == 3
+
+
+# Argument checks.
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda: ContractiveAutoencoder(
+                sigmoid_encoder(), decoder(), contractive_weight=-1.0
+            ),
+            "Expected contractive_weight >= 0. Received: contractive_weight=-1.0",
+        ),
+        (
+            lambda: ContractiveAutoencoder(sigmoid_encoder(), decoder(), jacobian="x"),
+            "Expected jacobian to be one of",
+        ),
+        (
+            lambda: ContractiveAutoencoder(
+                sigmoid_encoder(), decoder(), reconstruction_loss="l1"
+            ),
+            "Expected reconstruction_loss to be one of ('mse', 'bce')",
+        ),
+        (
+            lambda: ContractiveAutoencoder(
+                deep_encoder(), decoder(8), jacobian="closed_form"
+            ),
+            "Expected an encoder made of an optional Flatten and one Dense",
+        ),
+        (
+            lambda: DenoisingAutoencoder(sigmoid_encoder(), decoder(), noise="poisson"),
+            "Expected noise to be one of ('gaussian', 'masking', 'salt_and_pepper'). "
+            "Received: noise='poisson'",
+        ),
+        (
+            lambda: DenoisingAutoencoder(
+                sigmoid_encoder(), decoder(), noise_level=-0.1
+            ),
+            "Expected noise_level >= 0. Received: noise_level=-0.1",
+        ),
+        (
+            lambda: DenoisingAutoencoder(
+                sigmoid_encoder(), decoder(), noise="masking", noise_level=1.5
+            ),
+            "Expected 0 <= noise_level <= 1 for noise='masking'. "
+            "Received: noise_level=1.5",
+        ),
+        (
+            lambda: DenoisingAutoencoder(sigmoid_encoder(), decoder(), seed=0.5),
+            "Expected seed to be an int or None. Received: seed=0.5",
+        ),
+    ],
+)
+def test_invalid_arguments(make, message):
+    with pytest.raises(ValueError) as error:
+        make()
+    assert message in str(error.value)
+
+
+def test_masking_needs_image_inputs():
+    inputs = keras.Input((64,))
+    encoder = keras.Model(inputs, keras.layers.Dense(16)(inputs))
+    with pytest.raises(ValueError, match="Expected an encoder on images"):
+        DenoisingAutoencoder(encoder, decoder(), noise="salt_and_pepper")
+    # Gaussian noise is drawn per value, so any input shape works.
+    DenoisingAutoencoder(encoder, decoder(), noise="gaussian")
