@@ -322,9 +322,13 @@ def _same_kind(result, like):
 
 
 def _pixel_shape(x):
-    """Shape of one random draw per pixel, shared by all channels."""
+    """Shape of one random draw per pixel, shared by all channels of an image.
+
+    Images `(N, H, W, C)` get one draw per pixel; any other shape (flat vectors
+    `(N, D)`, say) one draw per value.
+    """
     shape = ops.shape(x)
-    return (*shape[:-1], 1)
+    return (*shape[:-1], 1) if len(shape) == 4 else shape
 
 
 def add_gaussian_noise(x, stddev=0.2, seed=None):

@@ -232,3 +232,10 @@ def test_grayscale_matches_bt601():
     np.testing.assert_array_equal(
         data.to_grayscale(expected[..., None]), expected[..., None]
     )
+
+
+def test_masking_flat_vectors_masks_values_not_whole_samples():
+    x = np.ones((16, 64), "float32")
+    masked = data.add_masking_noise(x, fraction=0.5, seed=0)
+    per_sample = (masked == 0).mean(axis=1)
+    assert 0.3 < per_sample.min() and per_sample.max() < 0.7

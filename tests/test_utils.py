@@ -38,3 +38,33 @@ def test_profile_and_pick(monkeypatch):
         ValueError, match="one of \\('full', 'fast'\\). Received: 'turbo'"
     ):
         utils.profile()
+
+
+def test_load_model_finds_every_custom_class_in_a_fresh_process(tmp_path):
+    import subprocess
+    import sys
+
+    save = (
+        "import keras, numpy as np\n"
+        "from keras_ae.regularizers import KLSparsity\n"
+        "from keras_ae.layers import TiedDense\n"
+        "x = keras.Input((4,))\n"
+        "h = TiedDense(3, activation='sigmoid',\n"
+        "              activity_regularizer=KLSparsity(0.1))(x)\n"
+        "m = keras.Model(x, h)\n"
+        f"m.save(r'{tmp_path / 'm.keras'}')\n"
+        f"np.save(r'{tmp_path / 'y.npy'}', m.predict(np.ones((2, 4)), verbose=0))\n"
+    )
+    load = (
+        "import keras_ae, numpy as np\n"
+        f"m = keras_ae.load_model(r'{tmp_path / 'm.keras'}')\n"
+        f"y = np.load(r'{tmp_path / 'y.npy'}')\n"
+        "np.testing.assert_array_equal(m.predict(np.ones((2, 4)), verbose=0), y)\n"
+        "print(type(m.layers[1].activity_regularizer).__name__)\n"
+    )
+    subprocess.run([sys.executable, "-c", save], check=True, capture_output=True)
+    result = subprocess.run(
+        [sys.executable, "-c", load], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("KLSparsity")
