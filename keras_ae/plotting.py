@@ -18,6 +18,7 @@ __all__ = [
     "plot_reconstructions",
     "plot_latent_scatter",
     "plot_history",
+    "plot_filters",
 ]
 
 # Qualitative colours for up to 20 classes; more classes get a continuous colorbar.
@@ -333,3 +334,117 @@ def plot_history(history, *, metrics=None, log_scale=False, figsize=None, title=
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _normalize_each(images):
+    """Scales each image to [0, 1] by its own min and max; constant ones become 0.5."""
+    flat = images.reshape(len(images), -1)
+    low = flat.min(axis=1).reshape((-1,) + (1,) * (images.ndim - 1))
+    high = flat.max(axis=1).reshape(low.shape)
+    span = high - low
+    safe_span = np.where(span > 0, span, 1.0)
+    return np.where(span > 0, (images - low) / safe_span, 0.5)
+
+
+def _filter_images(weights, image_shape):
+    """Returns the images (N, H, W) or (N, H, W, 3) that a kernel's filters make."""
+    if weights.ndim == 4:
+        if image_shape is not None:
+            raise ValueError(
+                "Expected image_shape=None for a convolution kernel (its filters "
+                f"are already images). Received: image_shape={image_shape!r} for "
+                f"weights.shape={weights.shape}"
+            )
+        filters = np.moveaxis(weights, -1, 0)  # (filters, kh, kw, in_channels)
+        return filters if weights.shape[2] == 3 else filters.mean(axis=-1)
+    if image_shape is None:
+        side = math.isqrt(weights.shape[0])
+        if side * side != weights.shape[0]:
+            raise ValueError(
+                "Expected image_shape for a dense kernel whose input size is not a "
+                f"square number. Received: image_shape=None for "
+                f"weights.shape={weights.shape}"
+            )
+        image_shape = (side, side)
+    valid = (
+        isinstance(image_shape, (tuple, list))
+        and len(image_shape) in (2, 3)
+        and all(isinstance(d, (int, np.integer)) and d > 0 for d in image_shape)
+        and (len(image_shape) == 2 or image_shape[2] in (1, 3))
+    )
+    if not valid or math.prod(image_shape) != weights.shape[0]:
+        received = tuple(image_shape) if isinstance(image_shape, list) else image_shape
+        raise ValueError(
+            "Expected image_shape (height, width) or (height, width, 1 or 3) with "
+            f"height * width * channels = {weights.shape[0]} (the kernel's input "
+            f"size). Received: image_shape={received!r}"
+        )
+    images = weights.T.reshape((weights.shape[1], *image_shape))
+    return images[..., 0] if images.ndim == 4 and images.shape[-1] == 1 else images
+
+
+def plot_filters(
+    weights, *, image_shape=None, num_filters=None, num_columns=8, title=None
+):
+    """Draws learned features as images: one per filter or per hidden unit.
+
+    A convolution kernel `(kernel_height, kernel_width, in_channels, filters)`
+    gives one small image per filter: the mean over the input channels (a
+    grayscale image), or the colour image itself when `in_channels == 3`. A
+    dense kernel `(input_dim, units)` gives one image per unit: the unit's
+    incoming weights reshaped to `image_shape` (of all inputs of the same
+    norm, the pattern that excites the unit most). Each image is scaled to its
+    own minimum and maximum (black the most negative weight, white the most
+    positive), so the picture shows the pattern, not the size, of the
+    weights; a constant filter is mid-gray.
+
+    Args:
+        weights: The kernel, e.g. `model.get_layer("conv_1").kernel` or
+            `layer.get_weights()[0]`, of shape `(kh, kw, in_channels, filters)`
+            or `(input_dim, units)`.
+        image_shape: For a dense kernel, the image shape of its input, such as
+            `(8, 8)` or `(32, 32, 3)`; by default a square grayscale image if
+            `input_dim` is a square number. Must be `None` for a convolution
+            kernel.
+        num_filters: Show only the first `num_filters` filters (or units);
+            `None` shows all of them.
+        num_columns: Images per row.
+        title: Optional title above the figure.
+
+    Returns:
+        A `matplotlib.figure.Figure` with one axes per filter, in order, each
+        titled with the filter's index; the image data of axes `i` is filter
+        `i` scaled to [0, 1].
+
+    Example:
+        >>> encoder = autoencoder.get_layer("encoder")
+        >>> fig = plot_filters(encoder.get_layer("conv_1").kernel)
+        >>> fig = plot_filters(encoder.get_layer("hidden_1").kernel,
+        ...                    image_shape=(8, 8), num_filters=16)
+    """
+    array = np.asarray(weights, dtype="float64")
+    if array.ndim not in (2, 4) or 0 in array.shape:
+        raise ValueError(
+            "Expected a convolution kernel (kernel_height, kernel_width, "
+            "in_channels, filters) or a dense kernel (input_dim, units). "
+            f"Received: weights.shape={array.shape}"
+        )
+    images = _filter_images(array, image_shape)
+    if num_filters is not None:
+        if (
+            isinstance(num_filters, bool)
+            or not isinstance(num_filters, (int, np.integer))
+            or not 1 <= num_filters <= len(images)
+        ):
+            raise ValueError(
+                f"Expected num_filters to be None or an integer between 1 and "
+                f"{len(images)}. Received: num_filters={num_filters!r}"
+            )
+        images = images[:num_filters]
+    images = _normalize_each(images).astype("float32")
+    return image_grid(
+        images,
+        num_columns=num_columns,
+        titles=[str(index) for index in range(len(images))],
+        title=title,
+    )

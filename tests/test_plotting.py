@@ -199,3 +199,101 @@ def test_plot_history_from_a_real_keras_fit():
 def test_plot_history_rejects_unknown_metrics():
     with pytest.raises(ValueError, match=r"Expected metrics among \['loss'\]"):
         plotting.plot_history({"loss": [1.0]}, metrics=["accuracy"])
+
+
+def _normalized(image):
+    """NumPy reference: scales one image to [0, 1] by its own min and max."""
+    image = np.asarray(image, dtype="float64")
+    return (image - image.min()) / (image.max() - image.min())
+
+
+def test_plot_filters_conv_kernel_averages_input_channels():
+    rng = np.random.default_rng(6)
+    kernel = rng.normal(size=(3, 5, 2, 7))  # kh, kw, in_channels, filters
+    fig = plotting.plot_filters(kernel, num_columns=4, title="conv_1")
+    assert len(fig.axes) == 7
+    for index, axis in enumerate(fig.axes):
+        expected = _normalized(kernel[:, :, :, index].mean(axis=-1))
+        np.testing.assert_allclose(_image_data(axis), expected, atol=1e-6)
+        assert axis.get_title() == str(index)
+    assert fig._suptitle.get_text() == "conv_1"
+    # Each image spans [0, 1] exactly: min -> black, max -> white.
+    assert _image_data(fig.axes[3]).min() == 0.0
+    assert _image_data(fig.axes[3]).max() == pytest.approx(1.0)
+
+
+def test_plot_filters_conv_kernel_with_three_input_channels_is_rgb():
+    rng = np.random.default_rng(7)
+    kernel = rng.normal(size=(4, 4, 3, 5))
+    fig = plotting.plot_filters(kernel, num_filters=3)
+    assert len(fig.axes) == 3
+    for index, axis in enumerate(fig.axes):
+        # One min/max per filter over all three colours, so hues are kept.
+        expected = _normalized(kernel[:, :, :, index])
+        assert _image_data(axis).shape == (4, 4, 3)
+        np.testing.assert_allclose(_image_data(axis), expected, atol=1e-6)
+
+
+def test_plot_filters_dense_kernel_reshapes_each_unit_to_an_image():
+    rng = np.random.default_rng(8)
+    kernel = rng.normal(size=(6 * 4, 10))  # input_dim = 6 x 4 pixels, 10 units
+    fig = plotting.plot_filters(kernel, image_shape=(6, 4, 1), num_filters=9)
+    assert len(fig.axes) == 9
+    for unit, axis in enumerate(fig.axes):
+        expected = _normalized(kernel[:, unit].reshape(6, 4))
+        np.testing.assert_allclose(_image_data(axis), expected, atol=1e-6)
+    # The reshape is row-major, as Flatten lays out the pixels: weight k of a
+    # unit belongs to pixel (k // 4, k % 4).
+    kernel = np.zeros((24, 1))
+    kernel[9, 0] = 1.0
+    image = _image_data(plotting.plot_filters(kernel, image_shape=(6, 4)).axes[0])
+    assert image[2, 1] == 1.0 and image.sum() == 1.0
+
+
+def test_plot_filters_dense_kernel_defaults_to_a_square_image():
+    kernel = np.random.default_rng(9).normal(size=(64, 3))
+    fig = plotting.plot_filters(kernel)
+    np.testing.assert_allclose(
+        _image_data(fig.axes[2]), _normalized(kernel[:, 2].reshape(8, 8)), atol=1e-6
+    )
+
+
+def test_plot_filters_draws_a_constant_filter_mid_gray():
+    kernel = np.ones((3, 3, 1, 2))
+    kernel[..., 1] = np.arange(9.0).reshape(3, 3, 1)
+    fig = plotting.plot_filters(kernel)
+    np.testing.assert_array_equal(_image_data(fig.axes[0]), np.full((3, 3), 0.5))
+    np.testing.assert_allclose(
+        _image_data(fig.axes[1]), np.arange(9.0).reshape(3, 3) / 8.0, atol=1e-7
+    )
+
+
+def test_plot_filters_reads_a_keras_layer_kernel():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    layer = keras.layers.Conv2D(4, 3)
+    layer.build((None, 8, 8, 1))
+    fig = plotting.plot_filters(layer.kernel)
+    kernel = layer.get_weights()[0]
+    for index, axis in enumerate(fig.axes):
+        expected = _normalized(kernel[:, :, 0, index])
+        np.testing.assert_allclose(_image_data(axis), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "weights, kwargs, message",
+    [
+        (np.zeros((3, 3, 4)), {}, r"Received: weights.shape=\(3, 3, 4\)"),
+        (np.zeros((10, 4)), {}, r"image_shape=None for weights.shape=\(10, 4\)"),
+        (np.zeros((64, 4)), {"image_shape": (7, 9)}, r"= 64 .*image_shape=\(7, 9\)"),
+        (np.zeros((48, 4)), {"image_shape": (4, 6, 2)}, r"image_shape=\(4, 6, 2\)"),
+        (np.zeros((64, 4)), {"image_shape": 64}, "Received: image_shape=64"),
+        (np.zeros((3, 3, 1, 4)), {"image_shape": (3, 3)}, "Expected image_shape=None"),
+        (np.zeros((3, 3, 1, 4)), {"num_filters": 5}, "between 1 and 4"),
+        (np.zeros((3, 3, 1, 4)), {"num_filters": 0}, "num_filters=0"),
+    ],
+)
+def test_plot_filters_rejects_bad_arguments(weights, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plotting.plot_filters(weights, **kwargs)
