@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 REPOSITORY_URL = "https://github.com/keras-ae/keras-ae"
 
 # Modules whose import registers custom layers, regularizers and models with Keras.
-_SERIALIZABLE_MODULES = ("layers", "regularizers", "training", "gans")
+_SERIALIZABLE_MODULES = ("layers", "regularizers", "training", "gans", "vae")
 
 
 def load_model(path, **kwargs):

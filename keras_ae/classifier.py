@@ -1,0 +1,261 @@
+"""A small, deterministic digit classifier for judging generated images.
+
+A generative model is good when its samples look like the data. A classifier
+trained on the real images gives two numbers for that: which classes the samples
+are recognised as (`class_histogram`: a model that forgets some digits shows
+holes), and features to compare real and generated images with a Frechet
+distance (`features`). `get_classifier` trains the classifier once per data set
+and image size and keeps it in a cache folder, so every notebook uses the same.
+
+Example:
+    >>> classifier = get_classifier("digits")
+    keras_ae.classifier: digits 8x8 classifier, test accuracy 0.976 (trained ...)
+    >>> class_histogram(classifier, vae.sample(1000, seed=0))
+    array([0.1 , 0.09, ...])
+"""
+
+import contextlib
+import os
+import pathlib
+
+import keras
+import numpy as np
+
+from keras_ae.data import load_dataset
+from keras_ae.utils import set_seed
+
+DEFAULT_CACHE_DIR = pathlib.Path("~/.cache/keras_ae")
+FEATURES_LAYER = "features"
+# Default number of epochs: about this many training examples seen in all.
+_EXAMPLES_TO_SEE = 40_000
+
+
+def build_classifier(
+    input_shape=(28, 28, 1),
+    num_classes=10,
+    filters=(16, 32),
+    feature_units=64,
+    name="classifier",
+):
+    """Builds a small convolutional classifier.
+
+    Each stage is a 3x3 `Conv2D` (ReLU, "same" padding) and a 2x2 max pooling;
+    then a Dense layer of `feature_units` ReLU units, named `"features"` (what
+    `features` returns), and a softmax over the classes.
+
+    Args:
+        input_shape: `(height, width, channels)` of the images.
+        num_classes: Number of classes, >= 2.
+        filters: Filters of the convolution stages.
+        feature_units: Units of the penultimate (features) layer.
+        name: Name of the model.
+
+    Returns:
+        An uncompiled Functional `keras.Model` mapping images to class
+        probabilities `(batch, num_classes)`.
+
+    Example:
+        >>> model = build_classifier(input_shape=(8, 8, 1), num_classes=10)
+        >>> model.output_shape
+        (None, 10)
+    """
+    if (
+        not isinstance(input_shape, (tuple, list))
+        or len(input_shape) != 3
+        or not all(isinstance(d, (int, np.integer)) and d > 0 for d in input_shape)
+    ):
+        raise ValueError(
+            "Expected input_shape to be (height, width, channels) of positive "
+            f"integers. Received: input_shape={input_shape!r}"
+        )
+    if not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
+        raise ValueError(
+            f"Expected num_classes >= 2. Received: num_classes={num_classes!r}"
+        )
+    inputs = keras.Input(shape=tuple(input_shape), name="images")
+    x = inputs
+    for i, num_filters in enumerate(filters, start=1):
+        x = keras.layers.Conv2D(
+            num_filters, 3, padding="same", activation="relu", name=f"conv_{i}"
+        )(x)
+        x = keras.layers.MaxPooling2D(2, padding="same", name=f"pool_{i}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(feature_units, activation="relu", name=FEATURES_LAYER)(x)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", name="probabilities"
+    )(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@contextlib.contextmanager
+def _op_determinism():
+    """Turns on TensorFlow's op determinism for the block, then restores it.
+
+    On a CPU, TensorFlow's kernels for this model already repeat exactly; on a
+    GPU some (reductions, convolution algorithms) do not unless op determinism is
+    on. It is a process-wide switch that slows some GPU ops and makes others
+    raise, so it is switched back off afterwards (with TensorFlow's internal
+    `disable_op_determinism`, as there is no public one; if that is missing it
+    stays on).
+    """
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    was_enabled = getattr(tf_config, "is_op_determinism_enabled", lambda: False)()
+    tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        disable = getattr(tf_config, "disable_op_determinism", None)
+        if not was_enabled and disable is not None:
+            disable()
+
+
+def _default_epochs(num_examples):
+    return int(min(30, max(3, round(_EXAMPLES_TO_SEE / num_examples))))
+
+
+def accuracy(model, x, y, batch_size=256):
+    """Fraction of `x` whose most probable class is `y`."""
+    predictions = model.predict(x, batch_size=batch_size, verbose=0)
+    return float(np.mean(predictions.argmax(axis=1) == np.asarray(y).reshape(-1)))
+
+
+def train_classifier(
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    seed=0,
+    epochs=None,
+    batch_size=64,
+    learning_rate=1e-3,
+):
+    """Trains `build_classifier` on the images and returns it with its accuracy.
+
+    The run is repeatable: it seeds Python, NumPy and Keras with
+    `keras_ae.utils.set_seed(seed)` and turns on TensorFlow's op determinism
+    while it trains, so the same seed gives the same weights, bit for bit, on a
+    given machine. The test set is used only for the returned accuracy.
+
+    Args:
+        x_train: Images `(N, H, W, C)`, float in [0, 1].
+        y_train: Integer labels `(N,)`.
+        x_test: Test images.
+        y_test: Test labels.
+        seed: Int >= 0.
+        epochs: Number of epochs; None gives about 40,000 training examples
+            seen (30 epochs for the 1,347 digits, 3 for MNIST's 60,000).
+        batch_size: Batch size.
+        learning_rate: Adam's learning rate.
+
+    Returns:
+        `(model, test_accuracy)`.
+
+    Example:
+        >>> (x_train, y_train), (x_test, y_test), _ = load_dataset("digits")
+        >>> model, test_accuracy = train_classifier(x_train, y_train, x_test, y_test)
+    """
+    x_train, x_test = np.asarray(x_train), np.asarray(x_test)
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise ValueError(
+            "Expected as many labels as images. Received: "
+            f"{len(x_train)} and {len(y_train)} (train), "
+            f"{len(x_test)} and {len(y_test)} (test)"
+        )
+    num_classes = int(max(y_train.max(), y_test.max())) + 1
+    epochs = _default_epochs(len(x_train)) if epochs is None else epochs
+    with _op_determinism():
+        set_seed(seed)
+        model = build_classifier(x_train.shape[1:], num_classes)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0)
+    return model, accuracy(model, x_test, y_test)
+
+
+def _cache_path(cache_dir, dataset_name, image_shape):
+    folder = pathlib.Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()
+    height, width = image_shape[:2]
+    return folder / f"classifier_{dataset_name}_{height}x{width}.keras"
+
+
+def get_classifier(dataset="digits", image_size=None, cache_dir=None, seed=0):
+    """Returns the course's classifier for a data set, training it only once.
+
+    The first call trains it with `train_classifier` and saves it as
+    `classifier_<dataset>_<height>x<width>.keras` in `cache_dir`; later calls
+    load that file. Either way it prints the classifier's accuracy on the test
+    set. The file is named after the data set actually loaded: if MNIST is not
+    available and `load_dataset` falls back to the digits, the classifier is the
+    digits one.
+
+    Args:
+        dataset: A `keras_ae.data.load_dataset` name: `"digits"`, `"mnist"`, ...
+        image_size: Optional int or `(height, width)` to resize the images to, as
+            in `load_dataset` (use the size of the images you will classify).
+        cache_dir: Folder of the cached models; default `~/.cache/keras_ae`.
+        seed: Seed of the training run (only used when it trains).
+
+    Returns:
+        The classifier, a `keras.Model` mapping images to class probabilities.
+
+    Example:
+        >>> classifier = get_classifier("digits", image_size=28)
+        keras_ae.classifier: digits 28x28 classifier, test accuracy 0.98 (...)
+    """
+    (x_train, y_train), (x_test, y_test), info = load_dataset(
+        dataset, image_size=image_size
+    )
+    path = _cache_path(cache_dir, info.name, info.image_shape)
+    if path.exists():
+        model = keras.saving.load_model(path, safe_mode=True)
+        test_accuracy = accuracy(model, x_test, y_test)
+        origin = f"loaded from {path}"
+    else:
+        model, test_accuracy = train_classifier(
+            x_train, y_train, x_test, y_test, seed=seed
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Save under a temporary name, then rename: another process never sees
+        # a half-written file.
+        partial = path.with_name(f"{path.stem}.partial-{os.getpid()}.keras")
+        model.save(partial)
+        os.replace(partial, path)
+        origin = f"trained, saved to {path}"
+    height, width = info.image_shape[:2]
+    print(
+        f"keras_ae.classifier: {info.name} {height}x{width} classifier, "
+        f"test accuracy {test_accuracy:.3f} ({origin})"
+    )
+    return model
+
+
+def features(model, x, batch_size=256):
+    """Returns the penultimate-layer activations of `model` for `x` (NumPy).
+
+    For `build_classifier` models that is the `"features"` layer; for other
+    models, the output of the second-to-last layer. Use them to compare real and
+    generated images, for example with a Frechet distance.
+    """
+    try:
+        layer = model.get_layer(FEATURES_LAYER)
+    except ValueError:
+        layer = model.layers[-2]
+    extractor = keras.Model(model.inputs, layer.output)
+    return extractor.predict(x, batch_size=batch_size, verbose=0)
+
+
+def class_histogram(model, x, batch_size=256):
+    """Fraction of `x` predicted as each class: a NumPy array that sums to 1.
+
+    A generative model that covers all classes gives roughly the data's class
+    frequencies; one that collapses onto a few classes shows near-zero bins.
+    """
+    probabilities = model.predict(x, batch_size=batch_size, verbose=0)
+    counts = np.bincount(probabilities.argmax(axis=1), minlength=probabilities.shape[1])
+    return counts / len(probabilities)

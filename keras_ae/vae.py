@@ -1,0 +1,825 @@
+"""Variational autoencoders: the `Sampling` layer, builders, `VAE` and `ConditionalVAE`.
+
+The encoder maps an image `x` to the mean and log-variance of a diagonal
+Gaussian `q(z | x)`; `Sampling` draws `z` from it with the reparameterization
+trick; the decoder maps `z` to the parameters of `p(x | z)`. Training minimizes
+the negative evidence lower bound (ELBO):
+
+    loss = mean over the batch of [ reconstruction(x) + beta * KL(q(z|x) || N(0, I)) ]
+
+where the reconstruction term is summed over pixels and the KL term over latent
+dimensions (Kingma and Welling, 2014; Higgins et al., 2017 for `beta`).
+
+Example:
+    >>> encoder = build_vae_encoder(input_shape=(8, 8, 1), latent_dim=2,
+    ...                             hidden_units=(64,))
+    >>> decoder = build_vae_decoder(output_shape=(8, 8, 1), latent_dim=2,
+    ...                             hidden_units=(64,))
+    >>> vae = VAE(encoder, decoder, beta=1.0, seed=0)
+    >>> vae.compile(optimizer="adam")
+    >>> history = vae.fit(x_train, epochs=30, batch_size=64)
+    >>> images = vae.sample(16, seed=0)
+"""
+
+import math
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_ae.autoencoders import (
+    _check_activation,
+    _check_positive_int,
+    _check_shape,
+    _check_spatial_shape,
+)
+from keras_ae.devices import scale_loss_for_replicas
+
+RECONSTRUCTIONS = ("bernoulli", "gaussian")
+# z_log_var is clipped to this range before use: exp(0.5 * 10) ~ 148 keeps every
+# term finite in float32, while any sensible posterior lies well inside it.
+LOG_VAR_RANGE = (-10.0, 10.0)
+# Probabilities are clipped to [eps, 1 - eps] before the log, as Keras's BCE does.
+PROBABILITY_EPSILON = 1e-7
+_LOG_2PI = math.log(2.0 * math.pi)
+# Rows decoded at once by `test_elbo` and `importance_weighted_log_likelihood`.
+_ROWS_PER_CHUNK = 8192
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_seed(seed):
+    if seed is not None and (
+        not isinstance(seed, numbers.Integral) or isinstance(seed, bool)
+    ):
+        raise ValueError(f"Expected seed to be an int or None. Received: seed={seed!r}")
+    return None if seed is None else int(seed)
+
+
+def _check_hidden_units(name, units):
+    if (
+        isinstance(units, (str, bytes))
+        or not hasattr(units, "__len__")
+        or not all(
+            isinstance(u, (int, np.integer)) and not isinstance(u, bool) and u > 0
+            for u in units
+        )
+    ):
+        raise ValueError(
+            f"Expected {name} to be a tuple of positive integers, possibly empty, "
+            f"e.g. (256, 128). Received: {name}={units!r}"
+        )
+    return tuple(int(u) for u in units)
+
+
+def _check_num_classes(num_classes):
+    if num_classes is None:
+        return None
+    return _check_positive_int("num_classes", num_classes)
+
+
+@keras.saving.register_keras_serializable(package="keras_ae")
+class Sampling(keras.layers.Layer):
+    """Draws `z = z_mean + exp(0.5 * z_log_var) * epsilon`, `epsilon ~ N(0, I)`.
+
+    This is the reparameterization trick: the randomness sits in `epsilon`, so
+    gradients flow to `z_mean` and `z_log_var`. The noise comes from the layer's
+    own `keras.random.SeedGenerator`, so a given `seed` repeats the same draws,
+    and every call draws fresh noise. Under a multi-replica `tf.distribute`
+    strategy each replica folds its replica id into the seed: without that the
+    mirrored generator would give every replica the same noise.
+
+    Args:
+        seed: Int or None, the seed of the layer's generator.
+        **kwargs: Passed to `keras.layers.Layer` (for example `name`).
+
+    Call arguments:
+        inputs: A list `[z_mean, z_log_var]` of tensors of the same shape.
+
+    Returns:
+        A tensor `z` of the shape of `z_mean`.
+
+    Example:
+        >>> z = Sampling(seed=0)([z_mean, z_log_var])
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = _check_seed(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+
+    def standard_normal(self, shape, dtype="float32"):
+        """Draws `epsilon ~ N(0, I)` of `shape` from the layer's generator."""
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return keras.random.normal(shape, dtype=dtype, seed=self.seed_generator)
+        seed = tf.random.experimental.stateless_fold_in(
+            self.seed_generator.next(), context.replica_id_in_sync_group
+        )
+        return tf.random.stateless_normal(shape, seed=seed, dtype=dtype)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        epsilon = self.standard_normal(ops.shape(z_mean), z_mean.dtype)
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        base = super().get_config()
+        return {**base, "seed": self.seed}
+
+
+def kl_divergence(z_mean, z_log_var):
+    """KL divergence from `N(z_mean, exp(z_log_var))` to `N(0, I)`, per example.
+
+    `KL = 0.5 * sum_j (z_mean_j^2 + exp(z_log_var_j) - 1 - z_log_var_j)`, summed
+    over the latent dimensions (the last axis).
+
+    Args:
+        z_mean: Tensor `(batch, latent_dim)`.
+        z_log_var: Tensor of the same shape.
+
+    Returns:
+        A tensor `(batch,)` of KL divergences in nats.
+
+    Example:
+        >>> kl_divergence(np.zeros((1, 2)), np.zeros((1, 2)))  # q = prior
+        <tf.Tensor: shape=(1,), dtype=float64, numpy=array([0.])>
+    """
+    z_mean = ops.convert_to_tensor(z_mean)
+    z_log_var = ops.cast(z_log_var, z_mean.dtype)
+    return 0.5 * ops.sum(
+        ops.square(z_mean) + ops.exp(z_log_var) - 1.0 - z_log_var, axis=-1
+    )
+
+
+# --------------------------------------------------------------------------
+# Builders.
+
+
+def build_vae_encoder(
+    input_shape=(28, 28, 1),
+    latent_dim=2,
+    hidden_units=(256, 128),
+    conv_filters=(),
+    kernel_size=3,
+    activation="relu",
+    num_classes=None,
+    name="encoder",
+):
+    """Builds a VAE encoder with two outputs, `[z_mean, z_log_var]`.
+
+    The image goes through optional strided `Conv2D` stages (each halves the
+    height and width), is flattened, goes through Dense hidden layers, and ends
+    in two Dense heads of `latent_dim` units with no activation: the mean and
+    the log-variance of `q(z | x)`. With `num_classes`, the encoder of a
+    `ConditionalVAE`: a second input takes one-hot labels, concatenated to the
+    flattened image features.
+
+    Args:
+        input_shape: Shape of one image, e.g. `(28, 28, 1)`, or of a vector.
+        latent_dim: Size of the latent space, > 0.
+        hidden_units: Units of the Dense hidden layers; `()` for none.
+        conv_filters: Filters of the strided convolution stages; `()` (the
+            default) for a dense encoder. Needs an image `input_shape` with height
+            and width divisible by `2 ** len(conv_filters)`.
+        kernel_size: Size of the square convolution kernels.
+        activation: Activation of the hidden layers.
+        num_classes: None, or the number of classes of a conditional encoder.
+        name: Name of the model.
+
+    Returns:
+        An uncompiled Functional `keras.Model` mapping images (and one-hot labels
+        if `num_classes`) to `[z_mean, z_log_var]`, each `(batch, latent_dim)`.
+
+    Example:
+        >>> encoder = build_vae_encoder(input_shape=(8, 8, 1), latent_dim=2)
+        >>> [output.shape for output in encoder.outputs]
+        [(None, 2), (None, 2)]
+    """
+    input_shape = _check_shape("input_shape", input_shape)
+    latent_dim = _check_positive_int("latent_dim", latent_dim)
+    hidden_units = _check_hidden_units("hidden_units", hidden_units)
+    conv_filters = _check_hidden_units("conv_filters", conv_filters)
+    kernel_size = _check_positive_int("kernel_size", kernel_size)
+    num_classes = _check_num_classes(num_classes)
+    _check_activation("activation", activation)
+    if conv_filters:
+        _check_shape("input_shape", input_shape, rank=3)
+        _check_spatial_shape("input_shape", input_shape, conv_filters)
+    images = keras.Input(shape=input_shape, name="images")
+    x = images
+    for i, filters in enumerate(conv_filters, start=1):
+        x = keras.layers.Conv2D(
+            filters,
+            kernel_size,
+            strides=2,
+            padding="same",
+            activation=activation,
+            name=f"conv_{i}",
+        )(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    inputs = images
+    if num_classes is not None:
+        labels = keras.Input(shape=(num_classes,), name="labels")
+        x = keras.layers.Concatenate(name="with_labels")([x, labels])
+        inputs = [images, labels]
+    for i, units in enumerate(hidden_units, start=1):
+        x = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")(x)
+    z_mean = keras.layers.Dense(latent_dim, name="z_mean")(x)
+    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(x)
+    return keras.Model(inputs, [z_mean, z_log_var], name=name)
+
+
+def build_vae_decoder(
+    output_shape=(28, 28, 1),
+    latent_dim=2,
+    hidden_units=(128, 256),
+    conv_filters=(),
+    kernel_size=3,
+    activation="relu",
+    output_activation="sigmoid",
+    num_classes=None,
+    name="decoder",
+):
+    """Builds a VAE decoder: Dense layers (and optional transposed convolutions).
+
+    The mirror image of `build_vae_encoder`: Dense hidden layers, then either a
+    Dense layer with one unit per output value and a Reshape, or (with
+    `conv_filters`) a Dense layer to a small feature map followed by stride-2
+    `Conv2DTranspose` stages and a last `Conv2D`. With `num_classes`, a second
+    input takes one-hot labels, concatenated to `z`.
+
+    Args:
+        output_shape: Shape of one image, the encoder's `input_shape`.
+        latent_dim: Size of the codes `z` it decodes, > 0.
+        hidden_units: Units of the Dense hidden layers, from the `z` side.
+        conv_filters: Filters of the transposed-convolution stages, from the `z`
+            side; `()` (the default) for a dense decoder.
+        kernel_size: Size of the square convolution kernels.
+        activation: Activation of the hidden layers.
+        output_activation: `"sigmoid"` (the default) for the probabilities of a
+            `"bernoulli"` VAE; `None` for the means of a `"gaussian"` VAE on
+            unbounded data.
+        num_classes: None, or the number of classes of a conditional decoder.
+        name: Name of the model.
+
+    Returns:
+        An uncompiled Functional `keras.Model` mapping `z` (and one-hot labels if
+        `num_classes`) to outputs of `output_shape`.
+
+    Example:
+        >>> decoder = build_vae_decoder(output_shape=(8, 8, 1), latent_dim=2)
+        >>> decoder.output_shape
+        (None, 8, 8, 1)
+    """
+    output_shape = _check_shape("output_shape", output_shape)
+    latent_dim = _check_positive_int("latent_dim", latent_dim)
+    hidden_units = _check_hidden_units("hidden_units", hidden_units)
+    conv_filters = _check_hidden_units("conv_filters", conv_filters)
+    kernel_size = _check_positive_int("kernel_size", kernel_size)
+    num_classes = _check_num_classes(num_classes)
+    _check_activation("activation", activation)
+    _check_activation("output_activation", output_activation)
+    if conv_filters:
+        _check_shape("output_shape", output_shape, rank=3)
+        height, width = _check_spatial_shape("output_shape", output_shape, conv_filters)
+    z = keras.Input(shape=(latent_dim,), name="z")
+    x, inputs = z, z
+    if num_classes is not None:
+        labels = keras.Input(shape=(num_classes,), name="labels")
+        x = keras.layers.Concatenate(name="with_labels")([z, labels])
+        inputs = [z, labels]
+    for i, units in enumerate(hidden_units, start=1):
+        x = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")(x)
+    if not conv_filters:
+        x = keras.layers.Dense(
+            math.prod(output_shape), activation=output_activation, name="pixels"
+        )(x)
+        outputs = keras.layers.Reshape(output_shape, name="reshape")(x)
+        return keras.Model(inputs, outputs, name=name)
+    x = keras.layers.Dense(
+        height * width * conv_filters[0], activation=activation, name="dense"
+    )(x)
+    x = keras.layers.Reshape((height, width, conv_filters[0]), name="reshape")(x)
+    for i, filters in enumerate(conv_filters, start=1):
+        x = keras.layers.Conv2DTranspose(
+            filters,
+            kernel_size,
+            strides=2,
+            padding="same",
+            activation=activation,
+            name=f"deconv_{i}",
+        )(x)
+    outputs = keras.layers.Conv2D(
+        output_shape[-1],
+        kernel_size,
+        padding="same",
+        activation=output_activation,
+        name="pixels",
+    )(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# --------------------------------------------------------------------------
+# Models.
+
+
+def _shapes(tensors):
+    return [tuple(t.shape) for t in tensors]
+
+
+def _check_parts(encoder, decoder, conditional):
+    """Checks the encoder and decoder; returns `(latent_dim, num_classes)`."""
+    num_inputs = 2 if conditional else 1
+    example = "build_vae_encoder(num_classes=10)" if conditional else "a builder"
+    encoder_inputs = getattr(encoder, "inputs", None) or []
+    encoder_outputs = getattr(encoder, "outputs", None) or []
+    if len(encoder_inputs) != num_inputs:
+        wanted = "[images, one-hot labels]" if conditional else "images"
+        raise ValueError(
+            f"Expected a Functional encoder with {num_inputs} input(s), {wanted}, "
+            f"as from {example}. Received: inputs of shapes {_shapes(encoder_inputs)}"
+        )
+    if (
+        len(encoder_outputs) != 2
+        or len(encoder_outputs[0].shape) != 2
+        or tuple(encoder_outputs[0].shape) != tuple(encoder_outputs[1].shape)
+    ):
+        raise ValueError(
+            "Expected an encoder with two outputs of equal size (batch, latent_dim): "
+            "[z_mean, z_log_var]. Received: outputs of shapes "
+            f"{_shapes(encoder_outputs)}"
+        )
+    latent_dim = encoder_outputs[0].shape[-1]
+    decoder_inputs = getattr(decoder, "inputs", None) or []
+    if len(decoder_inputs) != num_inputs or decoder_inputs[0].shape[-1] != latent_dim:
+        wanted = "[z, one-hot labels]" if conditional else "z"
+        raise ValueError(
+            f"Expected a Functional decoder taking {wanted} with z of size "
+            f"latent_dim={latent_dim} (the encoder's output size). Received: inputs "
+            f"of shapes {_shapes(decoder_inputs)}"
+        )
+    if not conditional:
+        return latent_dim, None
+    num_classes = encoder_inputs[1].shape[-1]
+    if decoder_inputs[1].shape[-1] != num_classes:
+        raise ValueError(
+            f"Expected the decoder's labels input to have num_classes={num_classes} "
+            "values, as the encoder's. Received: decoder inputs of shapes "
+            f"{_shapes(decoder_inputs)}"
+        )
+    return latent_dim, num_classes
+
+
+@keras.saving.register_keras_serializable(package="keras_ae")
+class VAE(keras.Model):
+    """Variational autoencoder over a given encoder and decoder.
+
+    The loss of a batch is the negative ELBO with a weight `beta` on the KL term:
+
+        loss = mean_n [ reconstruction_n + beta * KL_n ]
+
+    `reconstruction_n` is summed over the pixels of image `n`, `KL_n` is the KL
+    divergence from `q(z | x_n)` to `N(0, I)` summed over latent dimensions, and
+    the mean is over the batch. `reconstruction` chooses `p(x | z)`:
+
+    - `"bernoulli"`: binary cross-entropy between the image (in [0, 1]) and the
+      decoder's sigmoid output `p`, `-sum(x log p + (1 - x) log(1 - p))`, with
+      `p` clipped to `[1e-7, 1 - 1e-7]`.
+    - `"gaussian"`: `sum((x - x_hat)^2) / (2 sigma^2)`, a Gaussian with fixed
+      standard deviation `sigma` and mean `x_hat`, the decoder's output. With
+      `sigma=None` it is the plain sum of squares (`sigma^2 = 1/2`). The training
+      loss leaves out the constant `D/2 log(2 pi sigma^2)` (D values per image),
+      which has no gradient; `test_elbo` and `importance_weighted_log_likelihood`
+      include it, so they are log-likelihoods in nats.
+
+    The metrics `loss`, `reconstruction_loss` and `kl_loss` are each averaged
+    over the batch (and over the batches of an epoch); `kl_weight` is the weight
+    of the KL term in the last step. `z_log_var` is clipped to `LOG_VAR_RANGE`
+    before use, so a diverging encoder cannot produce `inf` or NaN. Regularizer
+    losses of the encoder and decoder are added to the loss. Under a
+    `tf.distribute` strategy, the loss is divided by the number of replicas
+    before taking gradients (`keras_ae.devices.scale_loss_for_replicas`).
+
+    Args:
+        encoder: A Functional model mapping images to `[z_mean, z_log_var]`
+            (see `build_vae_encoder`).
+        decoder: A Functional model mapping `z` of size `latent_dim` to images
+            (see `build_vae_decoder`).
+        beta: Weight of the KL term, >= 0; 1 gives the ELBO.
+        reconstruction: `"bernoulli"` or `"gaussian"`.
+        sigma: Standard deviation of the `"gaussian"` likelihood, > 0, or None
+            for the plain sum of squares.
+        kl_warmup_steps: Int >= 0. If > 0, the KL weight starts at 0 and grows
+            linearly to `beta` over that many training steps (optimizer updates).
+            Its current value is the non-trainable variable `kl_weight`, so it is
+            saved with the model and goes on from there after loading.
+        seed: Int or None, the seed of the sampling noise.
+        **kwargs: Passed to `keras.Model` (for example `name`).
+
+    Example:
+        >>> vae = VAE(encoder, decoder, beta=1.0, kl_warmup_steps=500, seed=0)
+        >>> vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+        >>> vae.fit(x_train, epochs=30, batch_size=128)
+        >>> vae.test_elbo(x_test, num_samples=10)  # nats per image
+    """
+
+    conditional = False
+
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        beta=1.0,
+        reconstruction="bernoulli",
+        sigma=None,
+        kl_warmup_steps=0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.latent_dim, self.num_classes = _check_parts(
+            encoder, decoder, self.conditional
+        )
+        if not _is_number(beta) or not beta >= 0:
+            raise ValueError(f"Expected beta >= 0. Received: beta={beta!r}")
+        if reconstruction not in RECONSTRUCTIONS:
+            raise ValueError(
+                f"Expected reconstruction to be one of {RECONSTRUCTIONS}. "
+                f"Received: reconstruction={reconstruction!r}"
+            )
+        if sigma is not None:
+            if reconstruction != "gaussian":
+                raise ValueError(
+                    "Expected sigma=None with reconstruction='bernoulli' (sigma is "
+                    f"the Gaussian's standard deviation). Received: sigma={sigma!r}"
+                )
+            if not _is_number(sigma) or not sigma > 0:
+                raise ValueError(f"Expected sigma > 0. Received: sigma={sigma!r}")
+            sigma = float(sigma)
+        if (
+            not isinstance(kl_warmup_steps, numbers.Integral)
+            or isinstance(kl_warmup_steps, bool)
+            or kl_warmup_steps < 0
+        ):
+            raise ValueError(
+                "Expected kl_warmup_steps >= 0 (an integer). "
+                f"Received: kl_warmup_steps={kl_warmup_steps!r}"
+            )
+        self.encoder = encoder
+        self.decoder = decoder
+        self.beta = float(beta)
+        self.reconstruction = reconstruction
+        self.sigma = sigma
+        self.kl_warmup_steps = int(kl_warmup_steps)
+        self.seed = _check_seed(seed)
+        self.sampling = Sampling(seed=self.seed, name="sampling")
+        self.kl_weight = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(
+                0.0 if self.kl_warmup_steps else self.beta
+            ),
+            trainable=False,
+            # Every replica computes the same value; keep the first replica's.
+            aggregation="only_first_replica",
+            name="kl_weight",
+        )
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_loss_tracker = keras.metrics.Mean(
+            name="reconstruction_loss"
+        )
+        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        # The weights live in the (built) encoder and decoder.
+        self.built = encoder.built and decoder.built
+
+    @property
+    def metrics(self):
+        return [
+            self.loss_tracker,
+            self.reconstruction_loss_tracker,
+            self.kl_loss_tracker,
+        ]
+
+    # Internals shared with ConditionalVAE: `labels` is None for a plain VAE, a
+    # one-hot tensor for a conditional one.
+
+    def _with_labels(self, inputs, labels):
+        return inputs if labels is None else [inputs, labels]
+
+    def _one_hot(self, labels):
+        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+        return ops.one_hot(labels, self.num_classes)
+
+    def _unpack(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return x, None
+
+    def _posterior(self, x, labels, training=False):
+        z_mean, z_log_var = self.encoder(
+            self._with_labels(x, labels), training=training
+        )
+        return z_mean, ops.clip(z_log_var, *LOG_VAR_RANGE)
+
+    def _reconstruction_term(self, x, outputs):
+        """Per-image reconstruction loss, summed over values: `(batch,)`."""
+        x = ops.cast(ops.reshape(x, (ops.shape(x)[0], -1)), outputs.dtype)
+        outputs = ops.reshape(outputs, (ops.shape(outputs)[0], -1))
+        if self.reconstruction == "bernoulli":
+            p = ops.clip(outputs, PROBABILITY_EPSILON, 1.0 - PROBABILITY_EPSILON)
+            return -ops.sum(x * ops.log(p) + (1.0 - x) * ops.log(1.0 - p), axis=1)
+        variance = 0.5 if self.sigma is None else self.sigma**2
+        return ops.sum(ops.square(x - outputs), axis=1) / (2.0 * variance)
+
+    def _log_likelihood(self, x, outputs):
+        """Per-image `log p(x | z)` in nats, constants included: `(batch,)`."""
+        log_p = -self._reconstruction_term(x, outputs)
+        if self.reconstruction == "gaussian":
+            variance = 0.5 if self.sigma is None else self.sigma**2
+            num_values = math.prod(outputs.shape[1:])
+            log_p = log_p - 0.5 * num_values * math.log(2.0 * math.pi * variance)
+        return log_p
+
+    def _loss_terms(self, x, labels, kl_weight, training):
+        z_mean, z_log_var = self._posterior(x, labels, training=training)
+        z = self.sampling([z_mean, z_log_var])
+        outputs = self.decoder(self._with_labels(z, labels), training=training)
+        reconstruction = ops.mean(self._reconstruction_term(x, outputs))
+        kl = ops.mean(kl_divergence(z_mean, z_log_var))
+        total = reconstruction + ops.cast(kl_weight, kl.dtype) * kl
+        if self.losses:
+            total = total + ops.sum(self.losses)
+        return total, reconstruction, kl
+
+    def _report(self, total, reconstruction, kl, kl_weight):
+        self.loss_tracker.update_state(total)
+        self.reconstruction_loss_tracker.update_state(reconstruction)
+        self.kl_loss_tracker.update_state(kl)
+        logs = {metric.name: metric.result() for metric in self.metrics}
+        return {**logs, "kl_weight": kl_weight}
+
+    def call(self, inputs, training=False):
+        """Reconstructs `x`: decodes a draw of `q(z | x)` in training, else its mean."""
+        x, labels = self._unpack_call(inputs)
+        z_mean, z_log_var = self._posterior(x, labels, training=training)
+        z = self.sampling([z_mean, z_log_var]) if training else z_mean
+        return self.decoder(self._with_labels(z, labels), training=training)
+
+    def _unpack_call(self, inputs):
+        return inputs, None
+
+    def train_step(self, data):
+        x, labels = self._unpack(data)
+        kl_weight = ops.copy(self.kl_weight)  # read now, before the update below
+        with tf.GradientTape() as tape:
+            terms = self._loss_terms(x, labels, kl_weight, training=True)
+            scaled_loss = scale_loss_for_replicas(terms[0])
+        gradients = tape.gradient(scaled_loss, self.trainable_weights)
+        self.optimizer.apply(gradients, self.trainable_weights)
+        if self.kl_warmup_steps:
+            step = self.beta / self.kl_warmup_steps
+            self.kl_weight.assign(ops.minimum(kl_weight + step, self.beta))
+        return self._report(*terms, kl_weight)
+
+    def test_step(self, data):
+        x, labels = self._unpack(data)
+        kl_weight = ops.copy(self.kl_weight)
+        terms = self._loss_terms(x, labels, kl_weight, training=False)
+        return self._report(*terms, kl_weight)
+
+    # Inference helpers; they return NumPy arrays and Python floats.
+
+    def encode(self, x, batch_size=256):
+        """Returns the means of `q(z | x)`: a NumPy array `(len(x), latent_dim)`."""
+        return self._encode(x, None, batch_size)
+
+    def _encode(self, x, labels, batch_size):
+        inputs = self._with_labels(x, labels)
+        return self.encoder.predict(inputs, batch_size=batch_size, verbose=0)[0]
+
+    def decode(self, z, batch_size=256):
+        """Decodes codes `z` `(n, latent_dim)` to images (NumPy)."""
+        return self.decoder.predict(z, batch_size=batch_size, verbose=0)
+
+    def _prior_samples(self, n, seed):
+        n = _check_positive_int("n", n)
+        seed = _check_seed(seed)
+        z = keras.random.normal((n, self.latent_dim), seed=seed)
+        return keras.ops.convert_to_numpy(z)
+
+    def sample(self, n, seed=None):
+        """Generates `n` new images: decodes `z ~ N(0, I)`.
+
+        Args:
+            n: Number of images, > 0.
+            seed: Int for repeatable samples, or None (Keras's global generator,
+                seeded by `keras_ae.utils.set_seed`).
+
+        Returns:
+            A NumPy array of `n` images: the decoder's outputs (pixel
+            probabilities for a `"bernoulli"` VAE, means for a `"gaussian"` one).
+        """
+        return self.decode(self._prior_samples(n, seed))
+
+    def test_elbo(self, x, num_samples=1, seed=None):
+        """Estimates the ELBO of each image and returns its mean, in nats.
+
+        `ELBO(x) = E_q[log p(x | z)] - KL(q(z | x) || N(0, I))`, the expectation
+        estimated with `num_samples` draws of `z` per image and the KL term in
+        closed form. With `beta=1` and a `"bernoulli"` VAE, it is minus the
+        loss; a `"gaussian"` VAE adds the constant `-D/2 log(2 pi sigma^2)`.
+
+        Args:
+            x: Images (NumPy array or tensor).
+            num_samples: Draws of `z` per image, > 0.
+            seed: Int or None, the seed of the draws.
+
+        Returns:
+            A float, the mean ELBO per image in nats (higher is better).
+        """
+        return self._test_elbo(x, None, num_samples, seed)
+
+    def importance_weighted_log_likelihood(self, x, k=100, seed=None):
+        """Importance-weighted lower bound on `log p(x)` (Burda et al., 2016).
+
+        `log p(x) >= E[log (1/k) sum_i p(x | z_i) p(z_i) / q(z_i | x)]` with
+        `z_1..z_k ~ q(z | x)`. It equals the ELBO for `k = 1` and tightens towards
+        `log p(x)` as `k` grows: the usual way to report a VAE's test
+        log-likelihood.
+
+        Args:
+            x: Images (NumPy array or tensor).
+            k: Number of importance samples per image, > 0.
+            seed: Int or None, the seed of the draws.
+
+        Returns:
+            A float, the mean bound per image in nats.
+        """
+        return self._iwae(x, None, k, seed)
+
+    def _log_weights(self, x, labels, num_samples, generator):
+        """Returns `log p(x|z)` and `log p(z) - log q(z|x)`, `(k, batch)`, and KL."""
+        x = ops.convert_to_tensor(x, "float32")
+        z_mean, z_log_var = self._posterior(x, labels)
+        batch = ops.shape(z_mean)[0]
+        shape = (num_samples, batch, self.latent_dim)
+        epsilon = keras.random.normal(shape, dtype=z_mean.dtype, seed=generator)
+        z = z_mean[None] + ops.exp(0.5 * z_log_var)[None] * epsilon
+
+        def repeat(t):  # (batch, ...) -> (k * batch, ...), draw-major like z
+            return ops.reshape(
+                ops.repeat(t[None], num_samples, axis=0), (-1, *t.shape[1:])
+            )
+
+        flat_z = ops.reshape(z, (-1, self.latent_dim))
+        flat_labels = None if labels is None else repeat(labels)
+        outputs = self.decoder(self._with_labels(flat_z, flat_labels))
+        log_p_x = ops.reshape(self._log_likelihood(repeat(x), outputs), (-1, batch))
+        # log N(z; 0, I) - log N(z; z_mean, exp(z_log_var)), using z - z_mean
+        # = exp(0.5 * z_log_var) * epsilon.
+        log_prior_ratio = -0.5 * ops.sum(
+            ops.square(z) - ops.square(epsilon) - z_log_var, axis=-1
+        )
+        return log_p_x, log_prior_ratio, kl_divergence(z_mean, z_log_var)
+
+    def _chunks(self, x, labels, num_samples):
+        x = np.asarray(x, dtype="float32")
+        size = max(1, _ROWS_PER_CHUNK // num_samples)
+        for start in range(0, len(x), size):
+            chunk_labels = None
+            if labels is not None:
+                chunk_labels = self._one_hot(labels[start : start + size])
+            yield x[start : start + size], chunk_labels
+
+    def _test_elbo(self, x, labels, num_samples, seed):
+        num_samples = _check_positive_int("num_samples", num_samples)
+        generator = keras.random.SeedGenerator(_check_seed(seed))
+        elbos = []
+        for x_chunk, label_chunk in self._chunks(x, labels, num_samples):
+            log_p_x, _, kl = self._log_weights(
+                x_chunk, label_chunk, num_samples, generator
+            )
+            elbos.append(ops.mean(log_p_x, axis=0) - kl)
+        return float(ops.mean(ops.concatenate(elbos)))
+
+    def _iwae(self, x, labels, k, seed):
+        k = _check_positive_int("k", k)
+        generator = keras.random.SeedGenerator(_check_seed(seed))
+        bounds = []
+        for x_chunk, label_chunk in self._chunks(x, labels, k):
+            log_p_x, log_prior_ratio, _ = self._log_weights(
+                x_chunk, label_chunk, k, generator
+            )
+            bounds.append(
+                ops.logsumexp(log_p_x + log_prior_ratio, axis=0) - math.log(k)
+            )
+        return float(ops.mean(ops.concatenate(bounds)))
+
+    def get_config(self):
+        base = super().get_config()
+        config = {
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "beta": self.beta,
+            "reconstruction": self.reconstruction,
+            "sigma": self.sigma,
+            "kl_warmup_steps": self.kl_warmup_steps,
+            "seed": self.seed,
+        }
+        return {**base, **config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="keras_ae")
+class ConditionalVAE(VAE):
+    """VAE whose encoder and decoder both see the class label (Sohn et al., 2015).
+
+    Trains on `(x, y)` pairs, with `y` integer labels in `[0, num_classes)`:
+    `vae.fit(x_train, y_train, ...)`. The labels are one-hot encoded and given to
+    the encoder as its second input (concatenated to the flattened image) and to
+    the decoder as its second input (concatenated to `z`); build both with
+    `num_classes` (`build_vae_encoder(num_classes=10)`). The loss, metrics and
+    arguments are those of `VAE`. `call()` and `predict()` take `[x, y]`.
+
+    Example:
+        >>> encoder = build_vae_encoder((8, 8, 1), latent_dim=2, num_classes=10)
+        >>> decoder = build_vae_decoder((8, 8, 1), latent_dim=2, num_classes=10)
+        >>> cvae = ConditionalVAE(encoder, decoder, seed=0)
+        >>> cvae.compile(optimizer="adam")
+        >>> cvae.fit(x_train, y_train, epochs=30, batch_size=64)
+        >>> threes = cvae.sample(8, labels=3, seed=0)
+    """
+
+    conditional = True
+
+    def _unpack(self, data):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if y is None:
+            raise ValueError(
+                "Expected (x, y) pairs: a ConditionalVAE trains on images and their "
+                "integer labels, e.g. fit(x_train, y_train). Received: no labels"
+            )
+        return x, self._one_hot(y)
+
+    def _unpack_call(self, inputs):
+        x, labels = inputs
+        return x, self._one_hot(labels)
+
+    def _labels_array(self, labels, n):
+        labels = np.asarray(labels)
+        if labels.ndim == 0:
+            labels = np.full(n, labels)
+        labels = labels.reshape(-1)
+        if len(labels) != n or not np.all(
+            (labels == np.round(labels)) & (labels >= 0) & (labels < self.num_classes)
+        ):
+            raise ValueError(
+                f"Expected an int label in [0, {self.num_classes}) or {n} such "
+                f"labels. Received: labels={labels!r}"
+            )
+        return labels.astype("int64")
+
+    def _one_hot_array(self, labels, n):
+        return np.eye(self.num_classes, dtype="float32")[self._labels_array(labels, n)]
+
+    def encode(self, x, labels, batch_size=256):
+        """Returns the means of `q(z | x, y)`: a NumPy array `(len(x), latent_dim)`."""
+        return self._encode(x, self._one_hot_array(labels, len(x)), batch_size)
+
+    def decode(self, z, labels, batch_size=256):
+        """Decodes codes `z` with labels (an int or one per row) to images (NumPy)."""
+        one_hot = self._one_hot_array(labels, len(z))
+        return self.decoder.predict([z, one_hot], batch_size=batch_size, verbose=0)
+
+    def sample(self, n, labels, seed=None):
+        """Generates `n` images of the requested classes: decodes `z ~ N(0, I)`.
+
+        Args:
+            n: Number of images, > 0.
+            labels: An int class for all `n` images, or `n` int labels.
+            seed: Int or None, the seed of `z`.
+
+        Returns:
+            A NumPy array of `n` images.
+        """
+        return self.decode(self._prior_samples(n, seed), labels)
+
+    def test_elbo(self, x, labels, num_samples=1, seed=None):
+        """Mean ELBO of `log p(x | y)` per image in nats; see `VAE.test_elbo`."""
+        return self._test_elbo(x, self._labels_array(labels, len(x)), num_samples, seed)
+
+    def importance_weighted_log_likelihood(self, x, labels, k=100, seed=None):
+        """Mean IWAE bound on `log p(x | y)` in nats; see the `VAE` method."""
+        return self._iwae(x, self._labels_array(labels, len(x)), k, seed)

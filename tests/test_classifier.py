@@ -1,0 +1,139 @@
+"""Tests for keras_ae.classifier: accuracy, determinism, caching, features."""
+
+import numpy as np
+import pytest
+from tensorflow.python.framework import config as tf_config
+
+from keras_ae import classifier
+from keras_ae.data import load_dataset
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    (x_train, y_train), (x_test, y_test), _ = digits
+    return classifier.train_classifier(x_train, y_train, x_test, y_test, seed=0)
+
+
+def test_accuracy_on_the_digits_test_set(trained, digits):
+    model, test_accuracy = trained
+    _, (x_test, y_test), _ = digits
+    print(f"digits classifier: test accuracy {test_accuracy:.4f}")
+    assert test_accuracy >= 0.95
+    predicted = model.predict(x_test, verbose=0).argmax(axis=1)
+    assert test_accuracy == np.mean(predicted == y_test)
+
+
+def test_same_seed_gives_identical_weights(digits):
+    (x_train, y_train), (x_test, y_test), _ = digits
+
+    def train(seed):
+        return classifier.train_classifier(
+            x_train, y_train, x_test, y_test, seed=seed, epochs=2
+        )
+
+    (first, first_accuracy), (second, second_accuracy) = train(0), train(0)
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert first_accuracy == second_accuracy
+    other, _ = train(1)
+    assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])
+    # The process-wide switch is off again once training is over.
+    assert not tf_config.is_op_determinism_enabled()
+
+
+def test_get_classifier_trains_once_then_loads(
+    trained, digits, tmp_path, monkeypatch, capsys
+):
+    model, test_accuracy = trained
+    _, (x_test, _), _ = digits
+    calls = []
+
+    def fake_train(*args, **kwargs):
+        calls.append(kwargs)
+        return model, test_accuracy
+
+    monkeypatch.setattr(classifier, "train_classifier", fake_train)
+    first = classifier.get_classifier("digits", cache_dir=tmp_path, seed=3)
+    path = tmp_path / "classifier_digits_8x8.keras"
+    assert first is model and len(calls) == 1 and calls[0]["seed"] == 3
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    line = capsys.readouterr().out.strip()
+    assert line == (
+        "keras_ae.classifier: digits 8x8 classifier, test accuracy "
+        f"{test_accuracy:.3f} (trained, saved to {path})"
+    )
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached classifier must be loaded, not trained")
+
+    monkeypatch.setattr(classifier, "train_classifier", no_training)
+    loaded = classifier.get_classifier("digits", cache_dir=tmp_path)
+    assert loaded is not model
+    np.testing.assert_array_equal(
+        loaded.predict(x_test, verbose=0), model.predict(x_test, verbose=0)
+    )
+    assert capsys.readouterr().out.strip() == (
+        "keras_ae.classifier: digits 8x8 classifier, test accuracy "
+        f"{test_accuracy:.3f} (loaded from {path})"
+    )
+
+
+def test_features_are_the_penultimate_activations(trained, digits):
+    model, _ = trained
+    _, (x_test, _), _ = digits
+    x = x_test[:64]
+    feats = classifier.features(model, x)
+    assert feats.shape == (64, 64) and feats.min() >= 0  # ReLU units
+    # The last layer applied to the features by hand gives the model's output.
+    kernel, bias = model.get_layer("probabilities").get_weights()
+    logits = feats.astype("float64") @ kernel + bias
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(
+        probabilities, model.predict(x, verbose=0), rtol=1e-4, atol=1e-6
+    )
+
+
+def test_class_histogram(trained, digits):
+    model, test_accuracy = trained
+    _, (x_test, y_test), _ = digits
+    histogram = classifier.class_histogram(model, x_test)
+    predicted = model.predict(x_test, verbose=0).argmax(axis=1)
+    np.testing.assert_allclose(histogram.sum(), 1.0)
+    np.testing.assert_array_equal(
+        histogram, np.bincount(predicted, minlength=10) / len(x_test)
+    )
+    # With few errors it is close to the true class frequencies (stratified: ~0.1).
+    true_frequencies = np.bincount(y_test, minlength=10) / len(y_test)
+    assert np.abs(histogram - true_frequencies).sum() <= 2 * (1 - test_accuracy)
+    # A set of one class only: all the mass in that bin.
+    sevens = classifier.class_histogram(model, x_test[y_test == 7])
+    assert sevens.argmax() == 7 and sevens[7] >= 0.9
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"input_shape": (8, 8)},
+            "Expected input_shape to be (height, width, channels) of positive "
+            "integers. Received: input_shape=(8, 8)",
+        ),
+        ({"num_classes": 1}, "Expected num_classes >= 2. Received: num_classes=1"),
+    ],
+)
+def test_build_classifier_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError) as error:
+        classifier.build_classifier(**kwargs)
+    assert message in str(error.value)
+
+
+def test_train_classifier_rejects_mismatched_labels():
+    x = np.zeros((4, 8, 8, 1), "float32")
+    with pytest.raises(ValueError, match="Expected as many labels as images"):
+        classifier.train_classifier(x, np.zeros(3, int), x, np.zeros(4, int))
