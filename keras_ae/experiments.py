@@ -1,0 +1,425 @@
+"""Training recipes and experiment loops that several notebooks share.
+
+- `fit_autoencoder`: mini-batch Adam with a cosine-decayed step size, the
+  course's default way to train an autoencoder on small data.
+- `fit_full_batch`: full-batch Adam, the recipe that trains a linear
+  autoencoder all the way to PCA's subspace.
+- `code_size_sweep`: trains one autoencoder per code size and compares their
+  test errors with PCA's; `plot_mse_vs_code_size` draws the curves.
+- `reconstruction_mse` and `linear_probe_accuracy`: how well a model copies an
+  input, and how much a code tells about the label.
+
+Every autoencoder here is trained to reconstruct its input: the targets are the
+inputs themselves (self-supervised learning).
+"""
+
+import math
+import time
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+
+from keras_ae.metrics import pca_baseline
+from keras_ae.utils import set_seed
+
+__all__ = [
+    "fit_autoencoder",
+    "fit_full_batch",
+    "reconstruction_mse",
+    "code_size_sweep",
+    "plot_mse_vs_code_size",
+    "linear_probe_accuracy",
+]
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(
+            f"Expected {name} to be a positive integer. Received: {name}={value!r}"
+        )
+    if value <= 0:
+        raise ValueError(f"Expected {name} > 0. Received: {name}={value!r}")
+    return int(value)
+
+
+def _check_positive_number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise ValueError(f"Expected {name} to be a number. Received: {name}={value!r}")
+    if not value > 0:
+        raise ValueError(f"Expected {name} > 0. Received: {name}={value!r}")
+    return float(value)
+
+
+def _as_float32(name, x):
+    x = np.asarray(x, dtype="float32")
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(
+            f"Expected {name} to be a non-empty batch of shape (N, ...). "
+            f"Received: {name}.shape={x.shape}"
+        )
+    return x
+
+
+def fit_autoencoder(
+    model,
+    x_train,
+    *,
+    num_epochs=100,
+    batch_size=128,
+    learning_rate=3e-3,
+    loss="mse",
+    validation_data=None,
+    seed=0,
+    verbose=0,
+):
+    """Compiles and trains an autoencoder to reconstruct `x_train`.
+
+    The recipe: Adam whose step size decays from `learning_rate` to 0 along a
+    cosine over all the training steps, mini-batches of `batch_size` shuffled
+    afresh each epoch. The data go through `tf.data`, which on small data sets
+    is about twice as fast as passing NumPy arrays to `fit`.
+
+    Args:
+        model: An uncompiled (or compiled: it is compiled again) autoencoder
+            whose output has the shape of its input.
+        x_train: Training inputs `(N, ...)`; they are also the targets.
+        num_epochs: Number of passes over `x_train`.
+        batch_size: Number of inputs per training step.
+        learning_rate: Initial step size of Adam.
+        loss: Reconstruction loss: `"mse"` or `"binary_crossentropy"` (for
+            data in [0, 1] and a sigmoid output), or any Keras loss.
+        validation_data: Optional inputs `(M, ...)` (targets are the inputs
+            again) on which the loss is reported after every epoch as
+            `val_loss`.
+        seed: Seed of the shuffling.
+        verbose: Passed to `model.fit` (0: silent).
+
+    Returns:
+        The `keras.callbacks.History` of `model.fit`: one `loss` value per epoch,
+        the mean training loss during that epoch.
+
+    Example:
+
+    >>> autoencoder = build_dense_autoencoder(input_shape=(8, 8, 1), code_size=8)
+    >>> history = fit_autoencoder(autoencoder, x_train, num_epochs=100,
+    ...                           validation_data=x_test)
+    """
+    x_train = _as_float32("x_train", x_train)
+    num_epochs = _check_positive_int("num_epochs", num_epochs)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    learning_rate = _check_positive_number("learning_rate", learning_rate)
+    steps_per_epoch = math.ceil(len(x_train) / batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps=num_epochs * steps_per_epoch
+    )
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
+    batches = (
+        tf.data.Dataset.from_tensor_slices((x_train, x_train))
+        .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    validation = None
+    if validation_data is not None:
+        x_val = _as_float32("validation_data", validation_data)
+        validation = tf.data.Dataset.from_tensor_slices((x_val, x_val)).batch(1024)
+    return model.fit(
+        batches,
+        epochs=num_epochs,
+        validation_data=validation,
+        shuffle=False,  # the dataset shuffles; this silences Keras's warning
+        verbose=verbose,
+    )
+
+
+def fit_full_batch(
+    model, x, *, steps=3000, learning_rate=0.05, loss="mse", log_every=100, verbose=0
+):
+    """Trains an autoencoder with full-batch Adam and a cosine-decayed step size.
+
+    Every step uses all of `x`, so the gradient has no mini-batch noise and a
+    step size decaying to 0 lets the weights settle. This is what a linear
+    autoencoder needs to find PCA's subspace on the digits, whose 8th and 9th
+    principal variances are close: mini-batch Adam gets PCA's error but stops
+    in a subspace tilted by several degrees.
+
+    Args:
+        model: An autoencoder whose output has the shape of its input.
+        x: Training inputs `(N, ...)`, small enough to fit in memory at once;
+            they are also the targets.
+        steps: Number of gradient steps, a multiple of `log_every`.
+        learning_rate: Initial step size of Adam; it decays to 0 at `steps`.
+        loss: Reconstruction loss, `"mse"` by default.
+        log_every: Number of steps per logged "epoch": the history gets
+            `steps // log_every` values, each the mean loss over those steps.
+        verbose: Passed to `model.fit`.
+
+    Returns:
+        The `keras.callbacks.History` of `model.fit`.
+
+    Example:
+
+    >>> linear = build_linear_autoencoder(input_shape=(8, 8, 1), code_size=8)
+    >>> history = fit_full_batch(linear, x_train)  # 3,000 steps, a few seconds
+    """
+    x = _as_float32("x", x)
+    steps = _check_positive_int("steps", steps)
+    log_every = _check_positive_int("log_every", log_every)
+    learning_rate = _check_positive_number("learning_rate", learning_rate)
+    if steps % log_every:
+        raise ValueError(
+            "Expected steps to be a multiple of log_every. "
+            f"Received: steps={steps}, log_every={log_every}"
+        )
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
+    full_batches = tf.data.Dataset.from_tensors((x, x)).repeat(steps)
+    return model.fit(
+        full_batches,
+        epochs=steps // log_every,
+        steps_per_epoch=log_every,
+        shuffle=False,
+        verbose=verbose,
+    )
+
+
+def reconstruction_mse(model, x, *, per_pixel=False, batch_size=1024):
+    """Mean squared error between inputs and a model's reconstructions of them.
+
+    Args:
+        model: A model whose output has the shape of its input.
+        x: Inputs `(N, ...)`.
+        per_pixel: If `True`, average over the images only and return one value
+            per pixel (and channel), an error map of shape `x.shape[1:]`.
+        batch_size: Number of inputs passed to the model at once.
+
+    Returns:
+        A float (the mean over all images and pixels), or a NumPy array of shape
+        `x.shape[1:]` when `per_pixel` is `True`.
+
+    Example:
+
+    >>> reconstruction_mse(autoencoder, x_test)
+    0.0118
+    """
+    x = _as_float32("x", x)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    # Direct calls rather than `model.predict`: no tf.function to trace for each
+    # new model, which on small data is most of the cost (and TF warns about it).
+    reconstructions = np.concatenate(
+        [
+            keras.ops.convert_to_numpy(model(x[i : i + batch_size], training=False))
+            for i in range(0, len(x), batch_size)
+        ]
+    ).astype("float64")
+    if reconstructions.shape != x.shape:
+        raise ValueError(
+            "Expected a model whose output has the shape of its input. Received: "
+            f"input shape {x.shape}, output shape {reconstructions.shape}"
+        )
+    squared_errors = (reconstructions - x) ** 2
+    if per_pixel:
+        return squared_errors.mean(axis=0)
+    return float(squared_errors.mean())
+
+
+def code_size_sweep(
+    build_fn,
+    x_train,
+    x_test,
+    code_sizes,
+    *,
+    num_epochs=100,
+    batch_size=128,
+    learning_rate=3e-3,
+    loss="mse",
+    seed=0,
+    with_pca=True,
+):
+    """Trains one autoencoder per code size; returns their errors and PCA's.
+
+    For each code size the seeds are reset to `seed`, `build_fn(code_size)`
+    builds a fresh model and `fit_autoencoder` trains it on `x_train`.
+
+    Args:
+        build_fn: Function `code_size -> uncompiled autoencoder`, e.g.
+            `lambda k: build_dense_autoencoder((8, 8, 1), code_size=k)`.
+        x_train: Training inputs `(N, ...)`.
+        x_test: Test inputs `(M, ...)`, never trained on.
+        code_sizes: Sequence of positive code sizes, e.g. `(2, 4, 8, 16)`.
+        num_epochs: Training epochs of each model.
+        batch_size: Mini-batch size.
+        learning_rate: Initial step size of Adam (cosine-decayed to 0).
+        loss: Reconstruction loss used for training.
+        seed: Seed set before building and training each model.
+        with_pca: Whether to add PCA's test error at each code size.
+
+    Returns:
+        A dict of lists, one entry per code size: `code_sizes`, `train_mse` and
+        `test_mse` (mean squared error per pixel), `seconds` (training time),
+        `models` (the trained models) and, if `with_pca`, `pca_mse` (test error
+        of PCA with as many components as the code has units).
+
+    Example:
+
+    >>> sweep = code_size_sweep(
+    ...     lambda k: build_dense_autoencoder((8, 8, 1), code_size=k),
+    ...     x_train, x_test, code_sizes=(2, 4, 8, 16))
+    >>> sweep["test_mse"][2] / sweep["pca_mse"][2]  # at code_size=8
+    """
+    x_train = _as_float32("x_train", x_train)
+    x_test = _as_float32("x_test", x_test)
+    if not callable(build_fn):
+        raise ValueError(
+            f"Expected build_fn to be a function code_size -> model. "
+            f"Received: build_fn={build_fn!r}"
+        )
+    if isinstance(code_sizes, (int, np.integer)) or not hasattr(code_sizes, "__len__"):
+        raise ValueError(
+            "Expected code_sizes to be a sequence of positive integers, e.g. "
+            f"(2, 4, 8, 16). Received: code_sizes={code_sizes!r}"
+        )
+    if len(code_sizes) == 0:
+        raise ValueError("Expected at least one code size. Received: code_sizes=()")
+    code_sizes = [_check_positive_int("code_size", k) for k in code_sizes]
+    result = {
+        "code_sizes": code_sizes,
+        "train_mse": [],
+        "test_mse": [],
+        "seconds": [],
+        "models": [],
+    }
+    for code_size in code_sizes:
+        set_seed(seed)
+        model = build_fn(code_size)
+        start = time.perf_counter()
+        fit_autoencoder(
+            model,
+            x_train,
+            num_epochs=num_epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            loss=loss,
+            seed=seed,
+        )
+        result["seconds"].append(time.perf_counter() - start)
+        result["train_mse"].append(reconstruction_mse(model, x_train))
+        result["test_mse"].append(reconstruction_mse(model, x_test))
+        result["models"].append(model)
+    if with_pca:
+        result["pca_mse"] = [
+            pca_baseline(x_train, x_test, code_size)["mse"] for code_size in code_sizes
+        ]
+    return result
+
+
+def plot_mse_vs_code_size(
+    code_sizes, curves, *, log_scale=True, figsize=(5, 3.5), title=None
+):
+    """Plots test reconstruction error against code size, one line per method.
+
+    Args:
+        code_sizes: The code sizes (x axis), e.g. `sweep["code_sizes"]`.
+        curves: Dict from a label to the errors at `code_sizes`, e.g.
+            `{"PCA": sweep["pca_mse"], "dense AE": sweep["test_mse"]}`.
+        log_scale: Whether both axes are logarithmic (base 2 for code sizes).
+        figsize: Figure size in inches.
+        title: Optional axes title.
+
+    Returns:
+        A `matplotlib.figure.Figure` with one axes holding one line per curve,
+        in the order of `curves`, each with the code sizes as x data.
+
+    Example:
+
+    >>> fig = plot_mse_vs_code_size(sweep["code_sizes"],
+    ...                             {"PCA": sweep["pca_mse"],
+    ...                              "dense AE": sweep["test_mse"]})
+    """
+    code_sizes = np.asarray(code_sizes, dtype="float64")
+    if code_sizes.ndim != 1 or len(code_sizes) == 0:
+        raise ValueError(
+            "Expected code_sizes to be a non-empty sequence of numbers. "
+            f"Received: code_sizes={code_sizes!r}"
+        )
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError(
+            "Expected curves to be a non-empty dict of label -> errors. "
+            f"Received: curves={curves!r}"
+        )
+    for label, values in curves.items():
+        if len(values) != len(code_sizes):
+            raise ValueError(
+                f"Expected one value per code size ({len(code_sizes)}) in curve "
+                f"{label!r}. Received: {len(values)} values"
+            )
+    fig, axis = plt.subplots(figsize=figsize)
+    for label, values in curves.items():
+        axis.plot(code_sizes, np.asarray(values, dtype="float64"), "o-", label=label)
+    if log_scale:
+        axis.set_xscale("log", base=2)
+        axis.set_yscale("log")
+    axis.set_xticks(code_sizes, [f"{k:g}" for k in code_sizes])
+    axis.set_xlabel("code_size")
+    axis.set_ylabel("test MSE per pixel")
+    axis.legend()
+    if title:
+        axis.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def linear_probe_accuracy(
+    features_train, y_train, features_test, y_test, max_iter=2000
+):
+    """Test accuracy of a logistic regression trained on fixed features.
+
+    A "linear probe" asks how much of the label a representation (pixels, or an
+    encoder's codes) holds in a form a linear classifier can use. The features
+    are standardized with the training set's mean and standard deviation
+    first, so that codes and pixels of different scales are compared fairly.
+
+    Args:
+        features_train: Training features `(N, ...)`; flattened to `(N, d)`.
+        y_train: Integer labels `(N,)`.
+        features_test: Test features `(M, ...)`, same feature shape.
+        y_test: Integer labels `(M,)`.
+        max_iter: Iteration limit of scikit-learn's L-BFGS solver.
+
+    Returns:
+        The fraction of test labels predicted correctly, a float in [0, 1].
+
+    Example:
+
+    >>> encoder = autoencoder.get_layer("encoder")
+    >>> linear_probe_accuracy(encoder.predict(x_train), y_train,
+    ...                       encoder.predict(x_test), y_test)
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    features_train = np.asarray(features_train, dtype="float64")
+    features_test = np.asarray(features_test, dtype="float64")
+    features_train = features_train.reshape(len(features_train), -1)
+    features_test = features_test.reshape(len(features_test), -1)
+    if features_train.shape[1] != features_test.shape[1]:
+        raise ValueError(
+            "Expected training and test features of the same size. Received: "
+            f"{features_train.shape[1]} and {features_test.shape[1]} features"
+        )
+    if len(features_train) != len(y_train) or len(features_test) != len(y_test):
+        raise ValueError(
+            "Expected one label per example. Received: "
+            f"{len(features_train)} training examples, {len(y_train)} labels; "
+            f"{len(features_test)} test examples, {len(y_test)} labels"
+        )
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+    # One BLAS thread: a problem this small gains nothing from more, and on a
+    # busy machine they wait for each other (16 times slower in our measurement).
+    with threadpool_limits(limits=1):
+        probe.fit(features_train, np.asarray(y_train))
+        return float(probe.score(features_test, np.asarray(y_test)))

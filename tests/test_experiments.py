@@ -1,0 +1,301 @@
+"""Tests for keras_ae.experiments against NumPy, scikit-learn and closed forms."""
+
+import math
+
+import keras
+import matplotlib
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import keras_ae  # noqa: F401  (selects the TensorFlow backend)
+from keras_ae import autoencoders as ae
+from keras_ae import data, experiments
+from keras_ae.utils import set_seed
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    (x_train, y_train), (x_test, y_test), _ = data.load_dataset("digits")
+    return x_train, y_train, x_test, y_test
+
+
+def identity_model(shape):
+    inputs = keras.Input(shape=shape)
+    return keras.Model(inputs, keras.layers.Identity()(inputs))
+
+
+def zero_model(shape):
+    inputs = keras.Input(shape=shape)
+    outputs = keras.layers.Dense(
+        shape[-1], kernel_initializer="zeros", bias_initializer="zeros"
+    )(inputs)
+    return keras.Model(inputs, outputs)
+
+
+def numpy_mse(model, x):
+    return np.mean((model.predict(x, verbose=0).astype("float64") - x) ** 2)
+
+
+# --------------------------------------------------------------------------
+# reconstruction_mse
+
+
+def test_reconstruction_mse_closed_forms():
+    x = np.random.default_rng(0).uniform(size=(20, 4, 4, 1)).astype("float32")
+    assert experiments.reconstruction_mse(identity_model((4, 4, 1)), x) == 0.0
+    # A model that outputs zeros has error E[x^2], overall and per pixel.
+    zeros = zero_model((4, 4, 1))
+    x64 = x.astype("float64")
+    assert experiments.reconstruction_mse(zeros, x) == pytest.approx(
+        np.mean(x64**2), rel=1e-6
+    )
+    # Batches of 7 split the 20 images unevenly; the result must not change.
+    error_map = experiments.reconstruction_mse(zeros, x, per_pixel=True, batch_size=7)
+    assert error_map.shape == (4, 4, 1)
+    np.testing.assert_allclose(error_map, np.mean(x64**2, axis=0), rtol=1e-6)
+
+
+def test_reconstruction_mse_rejects_a_model_of_another_shape():
+    inputs = keras.Input(shape=(4,))
+    model = keras.Model(inputs, keras.layers.Dense(3)(inputs))
+    with pytest.raises(ValueError, match="output has the shape of its input"):
+        experiments.reconstruction_mse(model, np.zeros((2, 4)))
+
+
+# --------------------------------------------------------------------------
+# fit_full_batch
+
+
+def test_fit_full_batch_takes_adam_steps_on_the_full_batch_gradient(digits):
+    x_train = digits[0]
+    set_seed(0)
+    model = ae.build_linear_autoencoder((8, 8, 1), code_size=4)
+    kernel = model.get_layer("encoder").get_layer("code").kernel
+    initial_mse = numpy_mse(model, x_train)
+    with tf.GradientTape() as tape:
+        loss = keras.losses.MeanSquaredError()(x_train, model(x_train))
+    gradient = tape.gradient(loss, kernel).numpy().astype("float64")
+    kernel_before = kernel.numpy()
+    learning_rate = 0.01
+
+    history = experiments.fit_full_batch(
+        model, x_train, steps=1, learning_rate=learning_rate, log_every=1
+    )
+
+    # The one logged loss is the MSE of the untrained model on all of x_train
+    # (a mini-batch would give another number).
+    assert history.history["loss"][0] == pytest.approx(initial_mse, rel=1e-4)
+    # Adam's first step, closed form: -lr * g / (|g| + epsilon / sqrt(1 - beta_2)),
+    # with g the gradient over the whole batch.
+    optimizer = model.optimizer
+    expected = (
+        -learning_rate
+        * gradient
+        / (np.abs(gradient) + optimizer.epsilon / math.sqrt(1 - optimizer.beta_2))
+    )
+    np.testing.assert_allclose(kernel.numpy() - kernel_before, expected, atol=2e-6)
+    assert np.abs(expected).max() > 0.009
+
+
+@pytest.mark.slow
+def test_fit_full_batch_trains_a_linear_autoencoder_to_pca(digits):
+    x_train, _, x_test, _ = digits
+    code_size = 8
+    pca = PCA(n_components=code_size).fit(x_train.reshape(len(x_train), -1))
+    flat_test = x_test.reshape(len(x_test), -1).astype("float64")
+    pca_mse = np.mean(
+        (pca.inverse_transform(pca.transform(flat_test)) - flat_test) ** 2
+    )
+    set_seed(0)
+    model = ae.build_linear_autoencoder((8, 8, 1), code_size=code_size)
+
+    history = experiments.fit_full_batch(model, x_train, steps=3000, log_every=500)
+
+    assert len(history.history["loss"]) == 6
+    assert model.optimizer.iterations.numpy() == 3000
+    # The cosine schedule has decayed to 0 at the last step.
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0, abs=1e-9)
+    test_mse = experiments.reconstruction_mse(model, x_test)
+    kernel = model.get_layer("decoder").get_layer("pixels").kernel.numpy()
+    angles = ae.principal_angles(kernel.T, pca.components_.T)
+    # Measured: ratio 1.0000, largest angle under 0.05 degrees.
+    assert test_mse / pca_mse == pytest.approx(1.0, abs=2e-3)
+    assert angles.max() < 0.5, angles
+
+
+# --------------------------------------------------------------------------
+# fit_autoencoder
+
+
+def test_fit_autoencoder_schedule_steps_and_validation_loss(digits):
+    x_train, _, x_test, _ = digits
+    x_train = x_train[:300]
+    num_epochs, batch_size = 3, 64
+    set_seed(0)
+    model = ae.build_dense_autoencoder((8, 8, 1), code_size=4, hidden_units=(16,))
+
+    history = experiments.fit_autoencoder(
+        model,
+        x_train,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        learning_rate=0.01,
+        validation_data=x_test,
+    )
+
+    assert model.optimizer.iterations.numpy() == num_epochs * math.ceil(300 / 64)
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0, abs=1e-9)
+    assert len(history.history["loss"]) == num_epochs
+    # The last val_loss is the MSE of the trained model on the validation data.
+    assert history.history["val_loss"][-1] == pytest.approx(
+        numpy_mse(model, x_test), rel=1e-4
+    )
+
+
+def test_fit_autoencoder_is_repeatable_and_seeded(digits):
+    x_train = digits[0][:256]
+
+    def train(seed):
+        set_seed(0)
+        model = ae.build_linear_autoencoder((8, 8, 1), code_size=3)
+        experiments.fit_autoencoder(
+            model, x_train, num_epochs=2, batch_size=32, learning_rate=0.01, seed=seed
+        )
+        return model.get_layer("decoder").get_layer("pixels").kernel.numpy()
+
+    first, again, other = train(seed=0), train(seed=0), train(seed=1)
+    np.testing.assert_array_equal(first, again)
+    # Another shuffling seed visits the batches in another order.
+    assert np.abs(first - other).max() > 1e-4
+
+
+# --------------------------------------------------------------------------
+# code_size_sweep
+
+
+def test_code_size_sweep_against_pca(digits):
+    x_train, _, x_test, _ = digits
+    code_sizes = (2, 5)
+    built = []
+
+    def build(code_size):
+        built.append(code_size)
+        return ae.build_linear_autoencoder((8, 8, 1), code_size=code_size)
+
+    sweep = experiments.code_size_sweep(
+        build, x_train, x_test, code_sizes, num_epochs=5, learning_rate=0.01
+    )
+
+    assert built == [2, 5]
+    assert sweep["code_sizes"] == [2, 5]
+    flat_train = x_train.reshape(len(x_train), -1).astype("float64")
+    flat_test = x_test.reshape(len(x_test), -1).astype("float64")
+    for k, model, train_mse, test_mse, pca_mse in zip(
+        code_sizes,
+        sweep["models"],
+        sweep["train_mse"],
+        sweep["test_mse"],
+        sweep["pca_mse"],
+        strict=True,
+    ):
+        assert model.get_layer("encoder").output_shape == (None, k)
+        assert test_mse == pytest.approx(numpy_mse(model, x_test), rel=1e-5)
+        pca = PCA(n_components=k).fit(flat_train)
+        reference = pca.inverse_transform(pca.transform(flat_test))
+        assert pca_mse == pytest.approx(np.mean((reference - flat_test) ** 2), rel=1e-6)
+        # PCA is the best rank-k affine reconstruction of the training data: no
+        # linear autoencoder can beat it there.
+        pca_train = pca.inverse_transform(pca.transform(flat_train))
+        assert train_mse >= np.mean((pca_train - flat_train) ** 2) * (1 - 1e-5)
+    assert sweep["test_mse"][1] < sweep["test_mse"][0]
+    assert all(seconds > 0 for seconds in sweep["seconds"])
+
+
+def test_code_size_sweep_without_pca_and_bad_arguments(digits):
+    x_train, _, x_test, _ = digits
+    sweep = experiments.code_size_sweep(
+        lambda k: ae.build_linear_autoencoder((8, 8, 1), code_size=k),
+        x_train[:64],
+        x_test[:16],
+        [3],
+        num_epochs=1,
+        with_pca=False,
+    )
+    assert "pca_mse" not in sweep
+    with pytest.raises(ValueError, match="Expected at least one code size"):
+        experiments.code_size_sweep(lambda k: None, x_train, x_test, [])
+    with pytest.raises(ValueError, match="Expected code_size > 0"):
+        experiments.code_size_sweep(lambda k: None, x_train, x_test, [4, 0])
+    with pytest.raises(ValueError, match="sequence of positive integers"):
+        experiments.code_size_sweep(lambda k: None, x_train, x_test, 8)
+
+
+# --------------------------------------------------------------------------
+# plot_mse_vs_code_size and linear_probe_accuracy
+
+
+def test_plot_mse_vs_code_size_draws_the_given_numbers():
+    code_sizes = [2, 4, 8]
+    curves = {"PCA": [0.05, 0.04, 0.02], "dense AE": [0.04, 0.02, 0.01]}
+    fig = experiments.plot_mse_vs_code_size(code_sizes, curves)
+    axis = fig.axes[0]
+    lines = axis.get_lines()
+    assert [line.get_label() for line in lines] == ["PCA", "dense AE"]
+    for line, values in zip(lines, curves.values(), strict=True):
+        np.testing.assert_array_equal(line.get_xdata(), code_sizes)
+        np.testing.assert_array_equal(line.get_ydata(), values)
+    assert axis.get_yscale() == "log"
+    with pytest.raises(ValueError, match="one value per code size"):
+        experiments.plot_mse_vs_code_size(code_sizes, {"PCA": [0.1, 0.2]})
+
+
+def test_linear_probe_accuracy_matches_scikit_learn(digits):
+    x_train, y_train, x_test, y_test = digits
+    accuracy = experiments.linear_probe_accuracy(x_train, y_train, x_test, y_test)
+    reference = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    reference.fit(x_train.reshape(len(x_train), -1), y_train)
+    assert accuracy == reference.score(x_test.reshape(len(x_test), -1), y_test)
+    assert accuracy > 0.9
+    # Separable classes are classified perfectly; labels unrelated to the
+    # features about as often as chance (1 in 10).
+    rng = np.random.default_rng(0)
+    labels = rng.integers(10, size=2000)
+    features = np.eye(10)[labels] + 0.01 * rng.normal(size=(2000, 10))
+    assert experiments.linear_probe_accuracy(
+        features[:1000], labels[:1000], features[1000:], labels[1000:]
+    ) == pytest.approx(1.0)
+    noise = rng.normal(size=(2000, 10))
+    chance = experiments.linear_probe_accuracy(
+        noise[:1000], labels[:1000], noise[1000:], labels[1000:]
+    )
+    assert chance < 0.2
+    with pytest.raises(ValueError, match="one label per example"):
+        experiments.linear_probe_accuracy(features, labels[:5], features, labels)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda x: experiments.fit_full_batch(None, x, steps=0), "steps > 0"),
+        (
+            lambda x: experiments.fit_full_batch(None, x, steps=150, log_every=100),
+            "multiple of log_every",
+        ),
+        (lambda x: experiments.fit_autoencoder(None, x, num_epochs=0), "num_epochs"),
+        (
+            lambda x: experiments.fit_autoencoder(None, x, learning_rate=-1.0),
+            "learning_rate > 0",
+        ),
+        (lambda x: experiments.fit_autoencoder(None, x[:0]), "non-empty batch"),
+    ],
+)
+def test_bad_arguments_raise_value_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call(np.zeros((4, 8, 8, 1), "float32"))
