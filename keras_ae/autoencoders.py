@@ -10,6 +10,12 @@ import math
 import keras
 import numpy as np
 
+from keras_ae._checks import (
+    check_positive_int,
+    check_shape,
+    check_spatial_shape,
+    check_units,
+)
 from keras_ae.layers import DenseTranspose, TiedDense
 
 BINARY_CROSSENTROPY = "binary_crossentropy"
@@ -21,56 +27,6 @@ MEAN_SQUARED_ERROR = "mse"
 # was received.
 
 
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(
-            f"Expected {name} to be a positive integer. Received: {name}={value!r}"
-        )
-    if value <= 0:
-        raise ValueError(f"Expected {name} > 0. Received: {name}={value!r}")
-    return int(value)
-
-
-def _check_units(name, units, example):
-    if isinstance(units, (str, bytes)) or not hasattr(units, "__len__"):
-        raise ValueError(
-            f"Expected {name} to be a tuple of positive integers, e.g. {example}. "
-            f"Received: {name}={units!r}"
-        )
-    if len(units) == 0 or not all(
-        isinstance(u, (int, np.integer)) and not isinstance(u, bool) and u > 0
-        for u in units
-    ):
-        raise ValueError(
-            f"Expected {name} to be a non-empty tuple of positive integers, "
-            f"e.g. {example}. Received: {name}={tuple(units)!r}"
-        )
-    return tuple(int(u) for u in units)
-
-
-def _check_shape(name, shape, rank=None):
-    """Checks a shape: `rank` dimensions (any number if None), all positive."""
-    if rank == 3:
-        wanted = "a tuple (height, width, channels) of positive integers"
-    else:
-        wanted = "a non-empty tuple of positive integers, such as (28, 28, 1) or (64,)"
-    if (
-        isinstance(shape, (str, bytes))
-        or not hasattr(shape, "__len__")
-        or len(shape) == 0
-        or (rank is not None and len(shape) != rank)
-        or not all(
-            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
-            for d in shape
-        )
-    ):
-        received = tuple(shape) if isinstance(shape, (list, tuple)) else shape
-        raise ValueError(
-            f"Expected {name} to be {wanted}. Received: {name}={received!r}"
-        )
-    return tuple(int(d) for d in shape)
-
-
 def _check_activation(name, activation):
     try:
         keras.activations.get(activation)
@@ -80,18 +36,6 @@ def _check_activation(name, activation):
             f"or a callable. Received: {name}={activation!r}"
         ) from None
     return activation
-
-
-def _check_spatial_shape(name, shape, filters):
-    factor = 2 ** len(filters)
-    height, width = shape[0], shape[1]
-    role = "input" if name == "input_shape" else "output"
-    if height % factor or width % factor:
-        raise ValueError(
-            f"Expected {role} height and width divisible by {factor} "
-            f"(2 ** len(filters)). Received: {name}={shape}"
-        )
-    return height // factor, width // factor
 
 
 # --------------------------------------------------------------------------
@@ -233,9 +177,9 @@ def build_dense_encoder(
     >>> encoder.output_shape
     (None, 4)
     """
-    input_shape = _check_shape("input_shape", input_shape)
-    code_size = _check_positive_int("code_size", code_size)
-    hidden_units = _check_units("hidden_units", hidden_units, "(256, 128)")
+    input_shape = check_shape("input_shape", input_shape)
+    code_size = check_positive_int("code_size", code_size)
+    hidden_units = check_units("hidden_units", hidden_units, "(256, 128)")
     _check_activation("activation", activation)
     _check_activation("code_activation", code_activation)
     layer_class = TiedDense if tied_weights else keras.layers.Dense
@@ -282,9 +226,9 @@ def build_dense_decoder(
     >>> decoder.output_shape
     (None, 8, 8, 1)
     """
-    output_shape = _check_shape("output_shape", output_shape)
-    code_size = _check_positive_int("code_size", code_size)
-    hidden_units = _check_units("hidden_units", hidden_units, "(128, 256)")
+    output_shape = check_shape("output_shape", output_shape)
+    code_size = check_positive_int("code_size", code_size)
+    hidden_units = check_units("hidden_units", hidden_units, "(128, 256)")
     _check_activation("activation", activation)
     _check_activation("output_activation", output_activation)
     codes = keras.Input(shape=(code_size,), name="code")
@@ -479,8 +423,8 @@ def build_linear_autoencoder(input_shape=(28, 28, 1), code_size=32, name="autoen
     >>> autoencoder.get_layer("decoder").get_layer("pixels").kernel.shape
     TensorShape([8, 64])
     """
-    input_shape = _check_shape("input_shape", input_shape)
-    code_size = _check_positive_int("code_size", code_size)
+    input_shape = check_shape("input_shape", input_shape)
+    code_size = check_positive_int("code_size", code_size)
     encoder = _dense_encoder(
         input_shape, code_size, (), None, None, keras.layers.Dense, "encoder"
     )
@@ -567,11 +511,11 @@ def build_conv_encoder(
     >>> encoder.get_layer("conv_2").output.shape
     (None, 7, 7, 64)
     """
-    input_shape = _check_shape("input_shape", input_shape, rank=3)
-    code_size = _check_positive_int("code_size", code_size)
-    filters = _check_units("filters", filters, "(32, 64)")
-    kernel_size = _check_positive_int("kernel_size", kernel_size)
-    _check_spatial_shape("input_shape", input_shape, filters)
+    input_shape = check_shape("input_shape", input_shape, rank=3)
+    code_size = check_positive_int("code_size", code_size)
+    filters = check_units("filters", filters, "(32, 64)")
+    kernel_size = check_positive_int("kernel_size", kernel_size)
+    check_spatial_shape("input_shape", input_shape, filters)
     _check_activation("activation", activation)
     _check_activation("code_activation", code_activation)
     inputs = keras.Input(shape=input_shape)
@@ -626,11 +570,11 @@ def build_conv_decoder(
     >>> decoder.output_shape
     (None, 32, 32, 3)
     """
-    output_shape = _check_shape("output_shape", output_shape, rank=3)
-    code_size = _check_positive_int("code_size", code_size)
-    filters = _check_units("filters", filters, "(64, 32)")
-    kernel_size = _check_positive_int("kernel_size", kernel_size)
-    height, width = _check_spatial_shape("output_shape", output_shape, filters)
+    output_shape = check_shape("output_shape", output_shape, rank=3)
+    code_size = check_positive_int("code_size", code_size)
+    filters = check_units("filters", filters, "(64, 32)")
+    kernel_size = check_positive_int("kernel_size", kernel_size)
+    height, width = check_spatial_shape("output_shape", output_shape, filters)
     _check_activation("activation", activation)
     _check_activation("output_activation", output_activation)
     codes = keras.Input(shape=(code_size,), name="code")

@@ -15,7 +15,14 @@ Example:
 import glob
 import os
 
-__all__ = ["strategy", "describe_devices", "scale_loss_for_replicas"]
+import keras
+
+__all__ = [
+    "strategy",
+    "describe_devices",
+    "scale_loss_for_replicas",
+    "replica_seed",
+]
 
 _PREFIX = "keras_ae.devices:"
 
@@ -200,3 +207,73 @@ def scale_loss_for_replicas(loss):
     if num_replicas == 1:
         return loss
     return loss / tf.cast(num_replicas, loss.dtype)
+
+
+class _ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """Hands out the seeds of a `SeedGenerator` with one replica's id folded in.
+
+    A view, not a generator of its own: it owns no state (creating a variable
+    inside a traced `train_step` would fail), and each `next()` advances the
+    wrapped generator exactly as a direct draw from it would.
+    """
+
+    def __init__(self, seed_generator, replica_id):  # No super().__init__: no state.
+        self.name = f"{seed_generator.name}_replica"
+        self.backend = seed_generator.backend
+        self._initial_seed = seed_generator._initial_seed
+        self.seed_generator = seed_generator
+        self.replica_id = replica_id
+
+    @property
+    def state(self):
+        return self.seed_generator.state
+
+    def next(self, ordered=True):
+        import tensorflow as tf
+
+        seed = self.seed_generator.next(ordered=ordered)
+        # The state is int64; XLA's stateless ops take int32 seeds only. Keras
+        # maps int64 seeds to int32 the same way before every random op.
+        seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
+        replica_id = tf.cast(self.replica_id, tf.int32)
+        return tf.random.experimental.stateless_fold_in(seed, replica_id)
+
+
+def replica_seed(seed_generator):
+    """Returns a `seed` for `keras.random` that differs from replica to replica.
+
+    Under `MirroredStrategy` or `TPUStrategy` a model's `SeedGenerator` is
+    mirrored: every replica holds the same state, so every replica would draw
+    the *same* noise for its share of the batch (the same latent vectors, the
+    same corruption, the same `epsilon`). Inside a replica of such a strategy
+    this returns a view of `seed_generator` whose every seed has the replica's
+    id folded in (`tf.random.experimental.stateless_fold_in`), so the replicas
+    draw independent noise while the generator still advances once per draw.
+    Everywhere else (one device, or outside `strategy.run`) it returns
+    `seed_generator` itself, so the draws are exactly those of
+    `seed=seed_generator`.
+
+    Args:
+        seed_generator: The `keras.random.SeedGenerator` of a layer or model.
+
+    Returns:
+        A `keras.random.SeedGenerator` (`seed_generator` itself on one replica),
+        to pass as `seed=` to `keras.random.normal`, `keras.random.uniform` or
+        any function that accepts one, such as `keras_ae.data.corrupt`.
+
+    Example:
+        >>> def call(self, z_mean):
+        ...     seed = replica_seed(self.seed_generator)
+        ...     return z_mean + keras.random.normal(ops.shape(z_mean), seed=seed)
+    """
+    import tensorflow as tf
+
+    if not isinstance(seed_generator, keras.random.SeedGenerator):
+        raise ValueError(
+            "Expected seed_generator to be a keras.random.SeedGenerator. "
+            f"Received: seed_generator={seed_generator!r}"
+        )
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return seed_generator
+    return _ReplicaSeedGenerator(seed_generator, context.replica_id_in_sync_group)

@@ -25,11 +25,11 @@ import math
 
 import keras
 
-from keras_ae.autoencoders import (
-    _check_positive_int,
-    _check_shape,
-    _check_spatial_shape,
-    _check_units,
+from keras_ae._checks import (
+    check_positive_int,
+    check_shape,
+    check_spatial_shape,
+    check_units,
 )
 
 OUTPUT_ACTIVATIONS = ("sigmoid", "tanh")
@@ -72,9 +72,9 @@ def _latent_inputs(latent_dim, num_classes):
 
 def _check_common(latent_dim=None, num_classes=None):
     if latent_dim is not None:
-        _check_positive_int("latent_dim", latent_dim)
+        check_positive_int("latent_dim", latent_dim)
     if num_classes is not None:
-        _check_positive_int("num_classes", num_classes)
+        check_positive_int("num_classes", num_classes)
 
 
 def build_dense_generator(
@@ -115,8 +115,8 @@ def build_dense_generator(
     (None, 8, 8, 1)
     """
     _check_common(latent_dim, num_classes)
-    output_shape = _check_shape("output_shape", output_shape, rank=3)
-    hidden_units = _check_units("hidden_units", hidden_units, "(128, 256)")
+    output_shape = check_shape("output_shape", output_shape, rank=3)
+    hidden_units = check_units("hidden_units", hidden_units, "(128, 256)")
     _check_output_activation(output_activation)
     inputs, x = _latent_inputs(latent_dim, num_classes)
     for i, units in enumerate(hidden_units, start=1):
@@ -165,8 +165,8 @@ def build_dense_discriminator(
     (None, 1)
     """
     _check_common(num_classes=num_classes)
-    input_shape = _check_shape("input_shape", input_shape, rank=3)
-    hidden_units = _check_units("hidden_units", hidden_units, "(256, 128)")
+    input_shape = check_shape("input_shape", input_shape, rank=3)
+    hidden_units = check_units("hidden_units", hidden_units, "(256, 128)")
     dropout = _check_fraction("dropout", dropout)
     images = keras.Input(shape=input_shape, name="images")
     x = keras.layers.Flatten(name="flatten")(images)
@@ -225,10 +225,10 @@ def build_dcgan_generator(
     (None, 2, 2, 128)
     """
     _check_common(latent_dim, num_classes)
-    output_shape = _check_shape("output_shape", output_shape, rank=3)
-    filters = _check_units("filters", filters, "(128, 64)")
-    kernel_size = _check_positive_int("kernel_size", kernel_size)
-    height, width = _check_spatial_shape("output_shape", output_shape, filters)
+    output_shape = check_shape("output_shape", output_shape, rank=3)
+    filters = check_units("filters", filters, "(128, 64)")
+    kernel_size = check_positive_int("kernel_size", kernel_size)
+    height, width = check_spatial_shape("output_shape", output_shape, filters)
     _check_output_activation(output_activation)
 
     def activate(x, label):
@@ -302,9 +302,9 @@ def build_dcgan_discriminator(
     (None, 7, 7, 128)
     """
     _check_common(num_classes=num_classes)
-    input_shape = _check_shape("input_shape", input_shape, rank=3)
-    filters = _check_units("filters", filters, "(64, 128)")
-    kernel_size = _check_positive_int("kernel_size", kernel_size)
+    input_shape = check_shape("input_shape", input_shape, rank=3)
+    filters = check_units("filters", filters, "(64, 128)")
+    kernel_size = check_positive_int("kernel_size", kernel_size)
     dropout = _check_fraction("dropout", dropout)
     images = keras.Input(shape=input_shape, name="images")
     x, inputs = images, images

@@ -17,7 +17,8 @@ takes the gradient with respect to one network's `trainable_weights` and hands
 it to that network's optimizer, so the other network never changes (no
 `trainable = False` switching). Losses are means over the batch; under a
 `tf.distribute` strategy they pass through
-`keras_ae.devices.scale_loss_for_replicas` before the gradient is taken.
+`keras_ae.devices.scale_loss_for_replicas` before the gradient is taken, and
+each replica draws its own latent noise (`keras_ae.devices.replica_seed`).
 """
 
 import numbers
@@ -26,7 +27,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_ae.devices import scale_loss_for_replicas
+from keras_ae.devices import replica_seed, scale_loss_for_replicas
 
 __all__ = ["GAN", "ConditionalGAN", "WGANGP", "bce_from_logits", "gradient_penalty"]
 
@@ -231,16 +232,17 @@ class _AdversarialModel(keras.Model):
 
         Args:
             batch_size: Number of vectors (int or scalar tensor).
-            seed: None (the model's `SeedGenerator`: a new draw every call) or
-                an int (the same draw every time).
+            seed: None (the model's `SeedGenerator`: a new draw every call,
+                and on each replica of a multi-replica strategy a draw of its
+                own, see `keras_ae.devices.replica_seed`) or an int (the same
+                draw every time).
 
         Returns:
             A tensor of shape `(batch_size, latent_dim)`.
         """
-        return keras.random.normal(
-            (batch_size, self.latent_dim),
-            seed=self.seed_generator if seed is None else seed,
-        )
+        if seed is None:
+            seed = replica_seed(self.seed_generator)
+        return keras.random.normal((batch_size, self.latent_dim), seed=seed)
 
     def _generate(self, num_images, labels, seed):
         if not _is_int(num_images) or num_images <= 0:
@@ -570,7 +572,9 @@ class WGANGP(_AdversarialModel):
         alpha_shape = (batch_size,) + (1,) * (len(real_images.shape) - 1)
         for _ in range(self.critic_steps):
             fake_images = self.generator(self.sample_latent(batch_size), training=True)
-            alpha = keras.random.uniform(alpha_shape, seed=self.seed_generator)
+            alpha = keras.random.uniform(
+                alpha_shape, seed=replica_seed(self.seed_generator)
+            )
             with tf.GradientTape() as tape:
                 real_scores = self.discriminator(real_images, training=True)
                 fake_scores = self.discriminator(fake_images, training=True)

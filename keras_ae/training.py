@@ -16,6 +16,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_ae.data import NOISE_KINDS, corrupt
+from keras_ae.devices import replica_seed
 
 RECONSTRUCTION_LOSSES = ("mse", "bce")
 JACOBIAN_METHODS = ("auto", "closed_form", "batch_jacobian")
@@ -300,7 +301,10 @@ class DenoisingAutoencoder(_EncoderDecoderModel):
     `compile()` compares the reconstruction of the noisy batch with the clean
     batch (or with `y`, if you pass one). `evaluate()` corrupts its inputs the
     same way by default, so it reports the denoising error; `call()` and
-    `predict()` never add noise.
+    `predict()` never add noise. Under a multi-replica `tf.distribute` strategy
+    each replica folds its replica id into the seed
+    (`keras_ae.devices.replica_seed`), so the replicas corrupt their shares of
+    the batch differently.
 
     Args:
         encoder: A built model mapping images `(N, H, W, C)` to codes.
@@ -378,8 +382,13 @@ class DenoisingAutoencoder(_EncoderDecoderModel):
         self.test_function = None  # evaluate() traces `test_step` again
 
     def add_noise(self, x):
-        """Corrupts `x` with the model's noise, fresh on every call."""
-        return corrupt(x, self.noise, self.noise_level, seed=self.seed_generator)
+        """Corrupts `x` with the model's noise, fresh on every call.
+
+        Inside a replica of a multi-replica strategy each replica corrupts its
+        share of the batch with its own noise (`keras_ae.devices.replica_seed`).
+        """
+        seed = replica_seed(self.seed_generator)
+        return corrupt(x, self.noise, self.noise_level, seed=seed)
 
     def train_step(self, data):
         x, targets, sample_weight = self._inputs_and_targets(data)

@@ -1,4 +1,4 @@
-"""Variational autoencoders: the `Sampling` layer, builders, `VAE` and `ConditionalVAE`.
+"""Variational autoencoders: the `Sampling` layer, `VAE` and `ConditionalVAE`.
 
 The encoder maps an image `x` to the mean and log-variance of a diagonal
 Gaussian `q(z | x)`; `Sampling` draws `z` from it with the reparameterization
@@ -9,6 +9,9 @@ the negative evidence lower bound (ELBO):
 
 where the reconstruction term is summed over pixels and the KL term over latent
 dimensions (Kingma and Welling, 2014; Higgins et al., 2017 for `beta`).
+
+The builders `build_vae_encoder` and `build_vae_decoder` live in
+`keras_ae.vae_builders`; they can be imported from here too.
 
 Example:
     >>> encoder = build_vae_encoder(input_shape=(8, 8, 1), latent_dim=2,
@@ -29,13 +32,21 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_ae.autoencoders import (
-    _check_activation,
-    _check_positive_int,
-    _check_shape,
-    _check_spatial_shape,
-)
-from keras_ae.devices import scale_loss_for_replicas
+from keras_ae._checks import check_positive_int
+from keras_ae.devices import replica_seed, scale_loss_for_replicas
+from keras_ae.vae_builders import build_vae_decoder, build_vae_encoder  # noqa: F401
+
+__all__ = [
+    "Sampling",
+    "VAE",
+    "ConditionalVAE",
+    "kl_divergence",
+    "build_vae_encoder",
+    "build_vae_decoder",
+    "RECONSTRUCTIONS",
+    "LOG_VAR_RANGE",
+    "PROBABILITY_EPSILON",
+]
 
 RECONSTRUCTIONS = ("bernoulli", "gaussian")
 # z_log_var is clipped to this range before use: exp(0.5 * 10) ~ 148 keeps every
@@ -60,28 +71,6 @@ def _check_seed(seed):
     return None if seed is None else int(seed)
 
 
-def _check_hidden_units(name, units):
-    if (
-        isinstance(units, (str, bytes))
-        or not hasattr(units, "__len__")
-        or not all(
-            isinstance(u, (int, np.integer)) and not isinstance(u, bool) and u > 0
-            for u in units
-        )
-    ):
-        raise ValueError(
-            f"Expected {name} to be a tuple of positive integers, possibly empty, "
-            f"e.g. (256, 128). Received: {name}={units!r}"
-        )
-    return tuple(int(u) for u in units)
-
-
-def _check_num_classes(num_classes):
-    if num_classes is None:
-        return None
-    return _check_positive_int("num_classes", num_classes)
-
-
 @keras.saving.register_keras_serializable(package="keras_ae")
 class Sampling(keras.layers.Layer):
     """Draws `z = z_mean + exp(0.5 * z_log_var) * epsilon`, `epsilon ~ N(0, I)`.
@@ -90,8 +79,9 @@ class Sampling(keras.layers.Layer):
     gradients flow to `z_mean` and `z_log_var`. The noise comes from the layer's
     own `keras.random.SeedGenerator`, so a given `seed` repeats the same draws,
     and every call draws fresh noise. Under a multi-replica `tf.distribute`
-    strategy each replica folds its replica id into the seed: without that the
-    mirrored generator would give every replica the same noise.
+    strategy each replica folds its replica id into the seed
+    (`keras_ae.devices.replica_seed`): without that the mirrored generator
+    would give every replica the same noise.
 
     Args:
         seed: Int or None, the seed of the layer's generator.
@@ -114,13 +104,8 @@ class Sampling(keras.layers.Layer):
 
     def standard_normal(self, shape, dtype="float32"):
         """Draws `epsilon ~ N(0, I)` of `shape` from the layer's generator."""
-        context = tf.distribute.get_replica_context()
-        if context is None or context.num_replicas_in_sync == 1:
-            return keras.random.normal(shape, dtype=dtype, seed=self.seed_generator)
-        seed = tf.random.experimental.stateless_fold_in(
-            self.seed_generator.next(), context.replica_id_in_sync_group
-        )
-        return tf.random.stateless_normal(shape, seed=seed, dtype=dtype)
+        seed = replica_seed(self.seed_generator)
+        return keras.random.normal(shape, dtype=dtype, seed=seed)
 
     def call(self, inputs):
         z_mean, z_log_var = inputs
@@ -157,174 +142,6 @@ def kl_divergence(z_mean, z_log_var):
     return 0.5 * ops.sum(
         ops.square(z_mean) + ops.exp(z_log_var) - 1.0 - z_log_var, axis=-1
     )
-
-
-# --------------------------------------------------------------------------
-# Builders.
-
-
-def build_vae_encoder(
-    input_shape=(28, 28, 1),
-    latent_dim=2,
-    hidden_units=(256, 128),
-    conv_filters=(),
-    kernel_size=3,
-    activation="relu",
-    num_classes=None,
-    name="encoder",
-):
-    """Builds a VAE encoder with two outputs, `[z_mean, z_log_var]`.
-
-    The image goes through optional strided `Conv2D` stages (each halves the
-    height and width), is flattened, goes through Dense hidden layers, and ends
-    in two Dense heads of `latent_dim` units with no activation: the mean and
-    the log-variance of `q(z | x)`. With `num_classes`, the encoder of a
-    `ConditionalVAE`: a second input takes one-hot labels, concatenated to the
-    flattened image features.
-
-    Args:
-        input_shape: Shape of one image, e.g. `(28, 28, 1)`, or of a vector.
-        latent_dim: Size of the latent space, > 0.
-        hidden_units: Units of the Dense hidden layers; `()` for none.
-        conv_filters: Filters of the strided convolution stages; `()` (the
-            default) for a dense encoder. Needs an image `input_shape` with height
-            and width divisible by `2 ** len(conv_filters)`.
-        kernel_size: Size of the square convolution kernels.
-        activation: Activation of the hidden layers.
-        num_classes: None, or the number of classes of a conditional encoder.
-        name: Name of the model.
-
-    Returns:
-        An uncompiled Functional `keras.Model` mapping images (and one-hot labels
-        if `num_classes`) to `[z_mean, z_log_var]`, each `(batch, latent_dim)`.
-
-    Example:
-        >>> encoder = build_vae_encoder(input_shape=(8, 8, 1), latent_dim=2)
-        >>> [output.shape for output in encoder.outputs]
-        [(None, 2), (None, 2)]
-    """
-    input_shape = _check_shape("input_shape", input_shape)
-    latent_dim = _check_positive_int("latent_dim", latent_dim)
-    hidden_units = _check_hidden_units("hidden_units", hidden_units)
-    conv_filters = _check_hidden_units("conv_filters", conv_filters)
-    kernel_size = _check_positive_int("kernel_size", kernel_size)
-    num_classes = _check_num_classes(num_classes)
-    _check_activation("activation", activation)
-    if conv_filters:
-        _check_shape("input_shape", input_shape, rank=3)
-        _check_spatial_shape("input_shape", input_shape, conv_filters)
-    images = keras.Input(shape=input_shape, name="images")
-    x = images
-    for i, filters in enumerate(conv_filters, start=1):
-        x = keras.layers.Conv2D(
-            filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            activation=activation,
-            name=f"conv_{i}",
-        )(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    inputs = images
-    if num_classes is not None:
-        labels = keras.Input(shape=(num_classes,), name="labels")
-        x = keras.layers.Concatenate(name="with_labels")([x, labels])
-        inputs = [images, labels]
-    for i, units in enumerate(hidden_units, start=1):
-        x = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")(x)
-    z_mean = keras.layers.Dense(latent_dim, name="z_mean")(x)
-    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(x)
-    return keras.Model(inputs, [z_mean, z_log_var], name=name)
-
-
-def build_vae_decoder(
-    output_shape=(28, 28, 1),
-    latent_dim=2,
-    hidden_units=(128, 256),
-    conv_filters=(),
-    kernel_size=3,
-    activation="relu",
-    output_activation="sigmoid",
-    num_classes=None,
-    name="decoder",
-):
-    """Builds a VAE decoder: Dense layers (and optional transposed convolutions).
-
-    The mirror image of `build_vae_encoder`: Dense hidden layers, then either a
-    Dense layer with one unit per output value and a Reshape, or (with
-    `conv_filters`) a Dense layer to a small feature map followed by stride-2
-    `Conv2DTranspose` stages and a last `Conv2D`. With `num_classes`, a second
-    input takes one-hot labels, concatenated to `z`.
-
-    Args:
-        output_shape: Shape of one image, the encoder's `input_shape`.
-        latent_dim: Size of the codes `z` it decodes, > 0.
-        hidden_units: Units of the Dense hidden layers, from the `z` side.
-        conv_filters: Filters of the transposed-convolution stages, from the `z`
-            side; `()` (the default) for a dense decoder.
-        kernel_size: Size of the square convolution kernels.
-        activation: Activation of the hidden layers.
-        output_activation: `"sigmoid"` (the default) for the probabilities of a
-            `"bernoulli"` VAE; `None` for the means of a `"gaussian"` VAE on
-            unbounded data.
-        num_classes: None, or the number of classes of a conditional decoder.
-        name: Name of the model.
-
-    Returns:
-        An uncompiled Functional `keras.Model` mapping `z` (and one-hot labels if
-        `num_classes`) to outputs of `output_shape`.
-
-    Example:
-        >>> decoder = build_vae_decoder(output_shape=(8, 8, 1), latent_dim=2)
-        >>> decoder.output_shape
-        (None, 8, 8, 1)
-    """
-    output_shape = _check_shape("output_shape", output_shape)
-    latent_dim = _check_positive_int("latent_dim", latent_dim)
-    hidden_units = _check_hidden_units("hidden_units", hidden_units)
-    conv_filters = _check_hidden_units("conv_filters", conv_filters)
-    kernel_size = _check_positive_int("kernel_size", kernel_size)
-    num_classes = _check_num_classes(num_classes)
-    _check_activation("activation", activation)
-    _check_activation("output_activation", output_activation)
-    if conv_filters:
-        _check_shape("output_shape", output_shape, rank=3)
-        height, width = _check_spatial_shape("output_shape", output_shape, conv_filters)
-    z = keras.Input(shape=(latent_dim,), name="z")
-    x, inputs = z, z
-    if num_classes is not None:
-        labels = keras.Input(shape=(num_classes,), name="labels")
-        x = keras.layers.Concatenate(name="with_labels")([z, labels])
-        inputs = [z, labels]
-    for i, units in enumerate(hidden_units, start=1):
-        x = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")(x)
-    if not conv_filters:
-        x = keras.layers.Dense(
-            math.prod(output_shape), activation=output_activation, name="pixels"
-        )(x)
-        outputs = keras.layers.Reshape(output_shape, name="reshape")(x)
-        return keras.Model(inputs, outputs, name=name)
-    x = keras.layers.Dense(
-        height * width * conv_filters[0], activation=activation, name="dense"
-    )(x)
-    x = keras.layers.Reshape((height, width, conv_filters[0]), name="reshape")(x)
-    for i, filters in enumerate(conv_filters, start=1):
-        x = keras.layers.Conv2DTranspose(
-            filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            activation=activation,
-            name=f"deconv_{i}",
-        )(x)
-    outputs = keras.layers.Conv2D(
-        output_shape[-1],
-        kernel_size,
-        padding="same",
-        activation=output_activation,
-        name="pixels",
-    )(x)
-    return keras.Model(inputs, outputs, name=name)
 
 
 # --------------------------------------------------------------------------
@@ -608,7 +425,7 @@ class VAE(keras.Model):
         return self.decoder.predict(z, batch_size=batch_size, verbose=0)
 
     def _prior_samples(self, n, seed):
-        n = _check_positive_int("n", n)
+        n = check_positive_int("n", n)
         seed = _check_seed(seed)
         z = keras.random.normal((n, self.latent_dim), seed=seed)
         return keras.ops.convert_to_numpy(z)
@@ -698,7 +515,7 @@ class VAE(keras.Model):
             yield x[start : start + size], chunk_labels
 
     def _test_elbo(self, x, labels, num_samples, seed):
-        num_samples = _check_positive_int("num_samples", num_samples)
+        num_samples = check_positive_int("num_samples", num_samples)
         generator = keras.random.SeedGenerator(_check_seed(seed))
         elbos = []
         for x_chunk, label_chunk in self._chunks(x, labels, num_samples):
@@ -709,7 +526,7 @@ class VAE(keras.Model):
         return float(ops.mean(ops.concatenate(elbos)))
 
     def _iwae(self, x, labels, k, seed):
-        k = _check_positive_int("k", k)
+        k = check_positive_int("k", k)
         generator = keras.random.SeedGenerator(_check_seed(seed))
         bounds = []
         for x_chunk, label_chunk in self._chunks(x, labels, k):

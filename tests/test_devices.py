@@ -1,4 +1,5 @@
-"""Tests for keras_ae.devices: strategy choice, and MirroredStrategy = one device."""
+"""Tests for keras_ae.devices: strategy choice, MirroredStrategy = one device, and
+per-replica noise."""
 
 import json
 import os
@@ -6,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -97,6 +99,33 @@ results = {
         build(mirrored, initial_weights, scale_loss=False), x
     ),
 }
+
+# replica_seed: a mirrored SeedGenerator, drawn from on both replicas.
+with mirrored.scope():
+    seed_generator = keras.random.SeedGenerator(7)
+    cross_replica = devices.replica_seed(seed_generator)
+
+
+def draw_noise():
+    return keras.random.normal((1000,), seed=devices.replica_seed(seed_generator))
+
+
+def per_replica(values):
+    return [v.numpy().tolist() for v in mirrored.experimental_local_results(values)]
+
+
+results["replica_noise"] = {
+    "eager": per_replica(mirrored.run(draw_noise)),
+    "tf_function": per_replica(tf.function(lambda: mirrored.run(draw_noise))()),
+    "plain_generator": per_replica(
+        mirrored.run(lambda: keras.random.normal((1000,), seed=seed_generator))
+    ),
+}
+# Each replica's copy of the generator's state, read on that replica.
+results["seed_states"] = per_replica(
+    mirrored.run(lambda: seed_generator.state.value * 1)
+)
+results["cross_replica_is_generator"] = cross_replica is seed_generator
 print("RESULTS " + json.dumps(results))
 """
 
@@ -155,6 +184,78 @@ def test_unscaled_replica_loss_would_double_the_gradient(two_cpu_results):
         for u, s in zip(unscaled_weights, single_weights, strict=True)
     )
     assert largest_gap > 1e-3
+
+
+def test_replicas_draw_different_noise_with_replica_seed(two_cpu_results):
+    results, _ = two_cpu_results
+    noise = results["replica_noise"]
+    for mode in ("eager", "tf_function"):
+        first, second = np.array(noise[mode])
+        # Independent N(0, 1) draws: no value repeats, and with 1,000 pairs the
+        # correlation's standard error is about 0.03.
+        assert np.abs(first - second).min() > 0, mode
+        assert abs(np.corrcoef(first, second)[0, 1]) < 0.15, mode
+        for draw in (first, second):
+            assert abs(draw.mean()) < 0.15 and 0.9 < draw.std() < 1.1, mode
+    assert np.abs(np.subtract(*noise["eager"])).min() > 0
+    # A fresh draw on every call, not the same folded seed again.
+    assert np.abs(np.subtract(noise["eager"][0], noise["tf_function"][0])).min() > 0
+    # What replica_seed fixes: the mirrored generator alone gives both replicas
+    # the same noise.
+    np.testing.assert_array_equal(*noise["plain_generator"])
+    # Each replica advanced its copy of the state once per draw (3 draws), so
+    # the copies stay equal.
+    assert results["seed_states"] == [[7, 3], [7, 3]]
+    # Outside strategy.run (cross-replica context) it is the generator itself.
+    assert results["cross_replica_is_generator"]
+
+
+def test_replica_seed_is_the_generator_itself_on_one_replica():
+    generator = keras.random.SeedGenerator(3)
+    assert devices.replica_seed(generator) is generator
+    default = tf.distribute.get_strategy()
+    assert default.run(devices.replica_seed, args=(generator,)) is generator
+    # So one device draws exactly what seed=generator draws.
+    replay = keras.random.SeedGenerator(3)
+    for _ in range(2):
+        np.testing.assert_array_equal(
+            keras.random.normal((50,), seed=devices.replica_seed(generator)),
+            keras.random.normal((50,), seed=replay),
+        )
+
+
+def test_replica_view_folds_the_replica_id_into_each_seed():
+    # What replica r draws on a multi-replica strategy: the generator's next
+    # seed (int64, mapped to int32 as Keras does) with r folded in by TF.
+    generator = keras.random.SeedGenerator(11)
+    replica_ids = (0, 1, 1)
+    for step, replica_id in enumerate(replica_ids):
+        view = devices._ReplicaSeedGenerator(generator, tf.constant(replica_id))
+        assert isinstance(view, keras.random.SeedGenerator)
+        draw = keras.random.normal((500,), seed=view)
+        folded = tf.random.experimental.stateless_fold_in(
+            tf.constant([11, step], tf.int32), replica_id
+        )
+        np.testing.assert_array_equal(
+            draw, tf.random.stateless_normal((500,), seed=folded)
+        )
+    # The view owns no state: the wrapped generator advanced once per draw.
+    np.testing.assert_array_equal(generator.state.numpy(), [11, len(replica_ids)])
+    # And it compiles with XLA, where stateless ops take int32 seeds only.
+    view = devices._ReplicaSeedGenerator(generator, tf.constant(1))
+    compiled = tf.function(
+        lambda: keras.random.uniform((4,), seed=view), jit_compile=True
+    )
+    assert np.all((compiled().numpy() >= 0) & (compiled().numpy() < 1))
+
+
+def test_replica_seed_rejects_other_seeds():
+    with pytest.raises(ValueError) as error:
+        devices.replica_seed(3)
+    assert str(error.value) == (
+        "Expected seed_generator to be a keras.random.SeedGenerator. "
+        "Received: seed_generator=3"
+    )
 
 
 def test_strategy_on_this_machine(capsys):

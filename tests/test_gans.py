@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_ae.gans
 from keras_ae.data import load_dataset
 from keras_ae.gan_builders import (
     build_dcgan_discriminator,
@@ -654,7 +655,7 @@ from keras import ops
 import keras_ae.gans
 from keras_ae import devices
 from keras_ae.gan_builders import build_dense_discriminator, build_dense_generator
-from keras_ae.gans import GAN
+from keras_ae.gans import GAN, WGANGP, ConditionalGAN
 
 
 class ConstantImage(keras.layers.Layer):
@@ -716,11 +717,81 @@ with mirrored.scope():
     gan.compile(d_optimizer="adam", g_optimizer="adam")
 results["dense"] = one_epoch(gan, x)[0]
 results["dense_iterations"] = int(gan.d_optimizer.iterations.numpy())
+
+# The noise each replica draws in real train steps, recorded in eager steps.
+SEEN = {}
+
+
+def record(name, value):
+    context = tf.distribute.get_replica_context()
+    if context is not None and tf.executing_eagerly():
+        replica = int(context.replica_id_in_sync_group)
+        SEEN.setdefault(name, {}).setdefault(replica, []).append(
+            ops.convert_to_numpy(value).tolist()
+        )
+
+
+class Recorder(keras.layers.Layer):
+    def call(self, x):
+        record(self.name, x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def recording_networks(name, num_classes=None):
+    latent = keras.Input((4,))
+    recorded = Recorder(name=name)(latent)
+    if num_classes is None:
+        generator = keras.Model(latent, ConstantImage()(recorded))
+    else:
+        labels = keras.Input((num_classes,))
+        joined = keras.layers.Concatenate()([recorded, labels])
+        generator = keras.Model([latent, labels], ConstantImage()(joined))
+    discriminator = build_dense_discriminator(
+        (8, 8, 1), hidden_units=(16,), dropout=0.0, num_classes=num_classes
+    )
+    return generator, discriminator
+
+
+def record_alpha(critic, real_images, fake_images, alpha):
+    record("alpha", alpha)
+    return original_gradient_penalty(critic, real_images, fake_images, alpha)
+
+
+original_gradient_penalty = keras_ae.gans.gradient_penalty
+keras_ae.gans.gradient_penalty = record_alpha
+with mirrored.scope():
+    recorded_models = {
+        "gan": GAN(*recording_networks("gan"), seed=0),
+        "cgan": ConditionalGAN(*recording_networks("cgan", 3), seed=0),
+        "wgan": WGANGP(*recording_networks("wgan"), critic_steps=1, seed=0),
+    }
+    for model in recorded_models.values():
+        model.compile(
+            d_optimizer=keras.optimizers.SGD(0.0),
+            g_optimizer=keras.optimizers.SGD(0.0),
+            run_eagerly=True,
+        )
+labels = np.arange(16) % 3
+for name, model in recorded_models.items():
+    # Two steps of 8 images, 4 on each replica.
+    data = (x[:16], labels) if name == "cgan" else (x[:16],)
+    model.fit(*data, batch_size=8, epochs=1, shuffle=False, verbose=0)
+keras_ae.gans.gradient_penalty = original_gradient_penalty
+results["seen"] = SEEN
+# sample_latent traced in a tf.function, as in a compiled train_step.
+traced = tf.function(lambda: mirrored.run(lambda: gan.sample_latent(4)))
+results["traced_latent"] = [
+    t.numpy().tolist() for t in mirrored.experimental_local_results(traced())
+]
 print("RESULTS " + json.dumps(results))
 """
 
 
-def test_mirrored_strategy_matches_one_device():
+@pytest.fixture(scope="module")
+def two_cpu_results():
     completed = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(TWO_CPU_SCRIPT)],
         capture_output=True,
@@ -730,7 +801,11 @@ def test_mirrored_strategy_matches_one_device():
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     (line,) = [x for x in completed.stdout.splitlines() if x.startswith("RESULTS ")]
-    results = json.loads(line.removeprefix("RESULTS "))
+    return json.loads(line.removeprefix("RESULTS "))
+
+
+def test_mirrored_strategy_matches_one_device(two_cpu_results):
+    results = two_cpu_results
     assert results["replicas"] == 2
     single_logs, single_weights = results["single"]
     mirrored_logs, mirrored_weights = results["mirrored"]
@@ -745,3 +820,45 @@ def test_mirrored_strategy_matches_one_device():
     # A GAN drawing its own noise on each replica trains too.
     assert all(np.isfinite(v) for v in results["dense"].values())
     assert results["dense_iterations"] == 4
+
+
+@pytest.mark.parametrize(
+    "name, draws_per_step",
+    [("gan", 2), ("cgan", 2), ("wgan", 2), ("alpha", 1)],
+)
+def test_replicas_draw_different_noise(two_cpu_results, name, draws_per_step):
+    # The latent vectors the generator received on each replica in two train
+    # steps (one draw per phase; WGAN-GP with one critic step), and the
+    # gradient penalty's alpha. A mirrored SeedGenerator alone would give both
+    # replicas the same values; with replica_seed no value matches.
+    seen = two_cpu_results["seen"][name]
+    first, second = (np.array(seen[replica]) for replica in ("0", "1"))
+    shape = (4, 1, 1, 1) if name == "alpha" else (4, LATENT_DIM)
+    assert first.shape == second.shape == (2 * draws_per_step, *shape)
+    assert np.abs(first - second).min() > 0
+    for replica in (first, second):  # fresh draws within each replica too
+        assert np.abs(replica[0] - replica[1]).min() > 0
+    if name == "alpha":
+        assert np.all((first >= 0) & (first < 1) & (second >= 0) & (second < 1))
+    traced_first, traced_second = np.array(two_cpu_results["traced_latent"])
+    assert np.abs(traced_first - traced_second).min() > 0
+
+
+def test_one_device_alpha_replays_the_seed_generator(monkeypatch):
+    # On one device the WGAN-GP draws z, alpha, z from SeedGenerator(seed) in
+    # that order, exactly as before replica_seed: alpha is the second draw.
+    seen = []
+
+    def recording_penalty(critic, real_images, fake_images, alpha):
+        seen.append(as_numpy(alpha))
+        return gradient_penalty(critic, real_images, fake_images, alpha)
+
+    monkeypatch.setattr(keras_ae.gans, "gradient_penalty", recording_penalty)
+    wgan = WGANGP(small_generator(), small_discriminator(), critic_steps=2, seed=5)
+    wgan.compile(d_optimizer=sgd(0.0), g_optimizer=sgd(0.0), run_eagerly=True)
+    wgan.train_on_batch(real_batch(4))
+    latent, alpha = ("normal", (BATCH, LATENT_DIM)), ("uniform", (BATCH, 1, 1, 1))
+    _, alpha_1, _, alpha_2 = replayed_draws(5, [latent, alpha, latent, alpha])
+    assert len(seen) == 2
+    np.testing.assert_array_equal(seen[0], as_numpy(alpha_1))
+    np.testing.assert_array_equal(seen[1], as_numpy(alpha_2))

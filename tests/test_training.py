@@ -1,3 +1,7 @@
+"""Tests for keras_ae.training: contractive and denoising autoencoders."""
+
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -6,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ae.data import add_gaussian_noise, load_dataset
+from keras_ae.data import add_gaussian_noise, corrupt, load_dataset
 from keras_ae.training import (
     ContractiveAutoencoder,
     DenoisingAutoencoder,
@@ -185,6 +189,135 @@ def test_noise_is_fresh_in_every_step():
     assert two_losses(0.0, seed=1) == [0.0, 0.0]  # no noise: a perfect copy
 
 
+@pytest.mark.parametrize(
+    "noise, level", [("gaussian", 0.3), ("masking", 0.4), ("salt_and_pepper", 0.2)]
+)
+def test_one_device_noise_replays_the_seed_generator(noise, level):
+    # On one device the training noise is exactly corrupt() drawing from a
+    # SeedGenerator(seed) of its own, step after step: replica_seed changes
+    # nothing there, so a fixed seed gives the numbers it always gave.
+    x = batch(9).astype("float32")
+    model = DenoisingAutoencoder(
+        *identity_autoencoder_parts(), noise=noise, noise_level=level, seed=4
+    )
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mse")
+    losses = [float(model.train_on_batch(x)) for _ in range(3)]
+    replay = keras.random.SeedGenerator(4)
+    expected = [
+        np.mean((corrupt(x, noise, level, seed=replay) - x) ** 2) for _ in losses
+    ]
+    np.testing.assert_allclose(losses, expected, rtol=1e-6)
+    assert min(expected) > 1e-3 and len(set(losses)) == 3
+
+
+# Runs in a fresh interpreter: two logical CPUs must be configured before
+# TensorFlow initialises its devices (as in tests/test_devices.py).
+MIRRORED_SCRIPT = r"""
+import json
+
+import tensorflow as tf
+
+(cpu,) = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(2)]
+)
+
+import keras
+import numpy as np
+
+from keras_ae.data import NOISE_KINDS
+from keras_ae.training import DenoisingAutoencoder
+
+SEEN = {}
+
+
+class Recorder(keras.layers.Layer):
+    # Keeps the inputs the encoder receives, per replica, in eager steps.
+    def call(self, x):
+        context = tf.distribute.get_replica_context()
+        if context is not None and tf.executing_eagerly():
+            replica = int(context.replica_id_in_sync_group)
+            SEEN.setdefault(self.name, {}).setdefault(replica, []).append(
+                x.numpy().tolist()
+            )
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+# Every image is the same gray square: both replicas get the same clean images,
+# so their noisy inputs differ exactly where their noise does.
+x = np.full((16, 8, 8, 1), 0.5, "float32")
+levels = {"gaussian": 0.3, "masking": 0.5, "salt_and_pepper": 0.5}
+results = {"replicas": mirrored.num_replicas_in_sync, "steps": {}, "add_noise": {}}
+for kind in NOISE_KINDS:
+    with mirrored.scope():
+        images = keras.Input((8, 8, 1))
+        encoder = keras.Model(
+            images, keras.layers.Flatten()(Recorder(name=kind)(images))
+        )
+        codes = keras.Input((64,))
+        pixels = keras.layers.Dense(64)(codes)
+        decoder = keras.Model(codes, keras.layers.Reshape((8, 8, 1))(pixels))
+        model = DenoisingAutoencoder(
+            encoder, decoder, noise=kind, noise_level=levels[kind], seed=0
+        )
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.0), loss="mse", run_eagerly=True
+        )
+    # Two train steps of 8 images, 4 on each replica.
+    model.fit(x, x, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    results["steps"][kind] = SEEN[kind]
+    # add_noise traced in a tf.function, as in a compiled train_step.
+    clean = tf.constant(x[:4])
+    traced = tf.function(lambda: mirrored.run(model.add_noise, args=(clean,)))
+    per_replica = mirrored.experimental_local_results(traced())
+    results["add_noise"][kind] = [t.numpy().tolist() for t in per_replica]
+print("RESULTS " + json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def mirrored_results():
+    completed = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    lines = completed.stdout.splitlines()
+    (line,) = [line for line in lines if line.startswith("RESULTS ")]
+    return json.loads(line.removeprefix("RESULTS "))
+
+
+def differing_fraction(a, b):
+    return float(np.mean(np.asarray(a) != np.asarray(b)))
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "masking", "salt_and_pepper"])
+def test_replicas_corrupt_their_batches_differently(mirrored_results, noise):
+    # Identical clean images on both replicas. With shared noise every noisy
+    # pixel would match; independent noise makes most of them differ (50% for
+    # masking at 0.5, 62.5% for salt and pepper at 0.5, ~99% for gaussian).
+    assert mirrored_results["replicas"] == 2
+    first, second = (mirrored_results["steps"][noise][r] for r in ("0", "1"))
+    assert len(first) == len(second) == 2  # two train steps on each replica
+    for step in range(2):
+        assert differing_fraction(first[step], second[step]) > 0.25
+    for replica in (first, second):  # fresh noise in every step
+        assert differing_fraction(replica[0], replica[1]) > 0.25
+    if noise == "masking":  # half the pixels dropped, on each replica
+        for step in range(2):
+            for noisy in (first[step], second[step]):
+                assert 0.35 < np.mean(np.asarray(noisy) == 0.0) < 0.65
+    traced = mirrored_results["add_noise"][noise]
+    assert differing_fraction(*traced) > 0.25
+
+
 def test_denoising_training_on_digits(digits):
     x_train, x_test = digits
     keras.utils.set_random_seed(7)
@@ -255,8 +388,6 @@ def test_save_and_load_in_a_fresh_process(tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    import json
-
     configs = json.loads(result.stdout.strip().splitlines()[-1])
     assert configs["contractive"]["contractive_weight"] == 0.2
     assert configs["contractive"]["reconstruction_loss"] == "bce"

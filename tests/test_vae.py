@@ -95,6 +95,21 @@ def test_sampling_repeats_with_a_seed_and_draws_fresh_noise():
     assert Sampling.from_config(config).seed == 3
 
 
+def test_one_device_sampling_replays_its_seed_generator():
+    # On one device epsilon is keras.random.normal(seed=SeedGenerator(seed)),
+    # call after call: replica_seed changes nothing there.
+    means = np.tile(MEANS, (6, 1))
+    log_vars = np.tile(LOG_VARS, (6, 1))
+    layer = Sampling(seed=3)
+    replay = keras.random.SeedGenerator(3)
+    for _ in range(2):
+        z = keras.ops.convert_to_numpy(layer([means, log_vars]))
+        epsilon = keras.ops.convert_to_numpy(keras.random.normal((6, 3), seed=replay))
+        np.testing.assert_allclose(
+            z, means + np.exp(0.5 * log_vars) * epsilon, rtol=1e-6, atol=1e-7
+        )
+
+
 # The loss terms against closed forms and NumPy.
 
 
@@ -496,10 +511,14 @@ with mirrored.scope():
 zeros = tf.zeros((4, 3))
 per_replica = mirrored.run(lambda: sampling([zeros, zeros]))
 draws = [t.numpy().tolist() for t in mirrored.experimental_local_results(per_replica)]
+# Traced in a tf.function, as in a compiled train_step.
+traced = tf.function(lambda: mirrored.run(lambda: sampling([zeros, zeros])))()
+traced_draws = [t.numpy().tolist() for t in mirrored.experimental_local_results(traced)]
 
 results = {
     "replicas": mirrored.num_replicas_in_sync,
     "replica_draws": draws,
+    "traced_replica_draws": traced_draws,
     "single": first_epoch(default, weights, deterministic=True),
     "mirrored": first_epoch(mirrored, weights, deterministic=True),
     "single_double_lr": first_epoch(
@@ -521,6 +540,9 @@ def test_replicas_draw_different_noise(mirrored_results):
     assert mirrored_results["replicas"] == 2
     first, second = np.array(mirrored_results["replica_draws"])
     assert np.abs(first - second).min() > 0
+    traced_first, traced_second = np.array(mirrored_results["traced_replica_draws"])
+    assert np.abs(traced_first - traced_second).min() > 0
+    assert np.abs(traced_first - first).min() > 0  # a fresh draw on every call
 
 
 def test_mirrored_vae_matches_one_device_without_noise(mirrored_results):
