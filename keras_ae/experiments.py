@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
+from keras_ae.analysis import linear_probe_accuracy  # noqa: F401  (re-exported)
 from keras_ae.metrics import pca_baseline
 from keras_ae.utils import set_seed
 
@@ -369,57 +370,3 @@ def plot_mse_vs_code_size(
         axis.set_title(title)
     fig.tight_layout()
     return fig
-
-
-def linear_probe_accuracy(
-    features_train, y_train, features_test, y_test, max_iter=2000
-):
-    """Test accuracy of a logistic regression trained on fixed features.
-
-    A "linear probe" asks how much of the label a representation (pixels, or an
-    encoder's codes) holds in a form a linear classifier can use. The features
-    are standardized with the training set's mean and standard deviation
-    first, so that codes and pixels of different scales are compared fairly.
-
-    Args:
-        features_train: Training features `(N, ...)`; flattened to `(N, d)`.
-        y_train: Integer labels `(N,)`.
-        features_test: Test features `(M, ...)`, same feature shape.
-        y_test: Integer labels `(M,)`.
-        max_iter: Iteration limit of scikit-learn's L-BFGS solver.
-
-    Returns:
-        The fraction of test labels predicted correctly, a float in [0, 1].
-
-    Example:
-
-    >>> encoder = autoencoder.get_layer("encoder")
-    >>> linear_probe_accuracy(encoder.predict(x_train), y_train,
-    ...                       encoder.predict(x_test), y_test)
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from threadpoolctl import threadpool_limits
-
-    features_train = np.asarray(features_train, dtype="float64")
-    features_test = np.asarray(features_test, dtype="float64")
-    features_train = features_train.reshape(len(features_train), -1)
-    features_test = features_test.reshape(len(features_test), -1)
-    if features_train.shape[1] != features_test.shape[1]:
-        raise ValueError(
-            "Expected training and test features of the same size. Received: "
-            f"{features_train.shape[1]} and {features_test.shape[1]} features"
-        )
-    if len(features_train) != len(y_train) or len(features_test) != len(y_test):
-        raise ValueError(
-            "Expected one label per example. Received: "
-            f"{len(features_train)} training examples, {len(y_train)} labels; "
-            f"{len(features_test)} test examples, {len(y_test)} labels"
-        )
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
-    # One BLAS thread: a problem this small gains nothing from more, and on a
-    # busy machine they wait for each other (16 times slower in our measurement).
-    with threadpool_limits(limits=1):
-        probe.fit(features_train, np.asarray(y_train))
-        return float(probe.score(features_test, np.asarray(y_test)))

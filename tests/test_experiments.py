@@ -276,7 +276,7 @@ def test_linear_probe_accuracy_matches_scikit_learn(digits):
         noise[:1000], labels[:1000], noise[1000:], labels[1000:]
     )
     assert chance < 0.2
-    with pytest.raises(ValueError, match="one label per example"):
+    with pytest.raises(ValueError, match="as many labels as feature rows"):
         experiments.linear_probe_accuracy(features, labels[:5], features, labels)
 
 
