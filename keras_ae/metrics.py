@@ -1,9 +1,17 @@
-"""Image-quality metrics for reconstructions, and the PCA baseline to compare with.
+"""Metrics on NumPy arrays: reconstructions, anomaly scores, retrieval, samples.
 
-All functions take NumPy arrays (or anything `np.asarray` accepts) of images
-`(N, H, W, C)` with values in `[0, data_range]` and return Python floats or NumPy
-arrays.
+- Reconstruction: `mse`, `psnr`, `ssim` on images `(N, H, W, C)` with values in
+  `[0, data_range]`, and `pca_baseline`, the linear autoencoder to beat.
+- Anomaly detection: `one_class_auroc`.
+- Retrieval: `precision_at_k` with Euclidean nearest neighbours.
+- Generated samples: `frechet_distance` between two sets of features.
+
+All functions take NumPy arrays (or anything `np.asarray` accepts) and return
+Python floats, ints, bools or NumPy arrays. The model-level protocols built on
+them live in `keras_ae.evaluation`.
 """
+
+import warnings
 
 import numpy as np
 
@@ -169,3 +177,188 @@ def pca_baseline(x_train, x_test, code_size):
         "model": model,
         "reconstructions": reconstructions.astype("float32"),
     }
+
+
+def _as_matrix(name, x):
+    """Flattens `(N, ...)` to a float64 `(N, d)` matrix; rejects empty input."""
+    x = np.asarray(x, dtype="float64")
+    if x.ndim < 1 or len(x) == 0:
+        raise ValueError(
+            f"Expected {name} to be a non-empty array (N, ...). "
+            f"Received: {name}.shape={x.shape}"
+        )
+    return x.reshape(len(x), -1)
+
+
+def _as_labels(name, labels, num_rows):
+    labels = np.asarray(labels).reshape(-1)
+    if len(labels) != num_rows:
+        raise ValueError(
+            f"Expected one label per row in {name}. "
+            f"Received: {num_rows} rows and {len(labels)} labels"
+        )
+    return labels
+
+
+def one_class_auroc(scores, y_test, normal_class):
+    """Area under the ROC curve of anomaly scores, one class being normal.
+
+    The one-class protocol: a model sees only images of `normal_class` in
+    training and gives every test image an anomaly score (higher means less
+    like the training data, e.g. the reconstruction error). Images of every
+    other class are the anomalies, the positive label of
+    `sklearn.metrics.roc_auc_score`. The AUROC is the probability that a random
+    anomaly scores higher than a random normal image (ties count one half):
+    1 separates them perfectly, 0.5 is chance.
+
+    Args:
+        scores: Anomaly scores `(N,)`, higher for more anomalous images.
+        y_test: Class labels `(N,)` of the scored images.
+        normal_class: The class that was normal in training.
+
+    Returns:
+        The AUROC, a float in [0, 1].
+
+    Example:
+        >>> errors = mse(x_test, autoencoder.predict(x_test), axis=(1, 2, 3))
+        >>> one_class_auroc(errors, y_test, normal_class=0)
+        0.97
+    """
+    from sklearn.metrics import roc_auc_score
+
+    scores = np.asarray(scores, dtype="float64").reshape(-1)
+    is_anomaly = _as_labels("scores", y_test, len(scores)) != normal_class
+    if is_anomaly.all() or not is_anomaly.any():
+        raise ValueError(
+            "Expected y_test to hold both the normal class and other classes. "
+            f"Received: normal_class={normal_class!r}, "
+            f"{int((~is_anomaly).sum())} normal and {int(is_anomaly.sum())} "
+            "anomalous labels"
+        )
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("Expected finite scores. Received: NaN or infinite values")
+    return float(roc_auc_score(is_anomaly, scores))
+
+
+def precision_at_k(
+    query_features,
+    query_labels,
+    gallery_features,
+    gallery_labels,
+    k=10,
+    exclude_self=False,
+):
+    """Fraction of each query's `k` nearest neighbours that share its label.
+
+    Retrieval with a representation: for every query, the `k` gallery items
+    closest in Euclidean distance (`sklearn.neighbors.NearestNeighbors`) are
+    retrieved; the precision of a query is the fraction of them with the
+    query's label, and the result is the mean over the queries.
+
+    Args:
+        query_features: Features `(M, ...)`, flattened to `(M, d)`.
+        query_labels: Labels `(M,)`.
+        gallery_features: Features `(N, ...)` to retrieve from, same size `d`.
+        gallery_labels: Labels `(N,)`.
+        k: Number of neighbours, at most `N` (`N - 1` with `exclude_self`).
+        exclude_self: Set it when the queries are the gallery itself (the same
+            arrays): each query is then left out of its own neighbours.
+
+    Returns:
+        The mean precision at `k`, a float in [0, 1].
+
+    Example:
+        >>> precision_at_k(codes_test, y_test, codes_train, y_train, k=10)
+        0.91
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    queries = _as_matrix("query_features", query_features)
+    gallery = _as_matrix("gallery_features", gallery_features)
+    query_labels = _as_labels("query_features", query_labels, len(queries))
+    gallery_labels = _as_labels("gallery_features", gallery_labels, len(gallery))
+    if queries.shape[1] != gallery.shape[1]:
+        raise ValueError(
+            "Expected query and gallery features of the same size. Received: "
+            f"{queries.shape[1]} and {gallery.shape[1]} values per row"
+        )
+    if exclude_self and not (
+        np.array_equal(queries, gallery)
+        and np.array_equal(query_labels, gallery_labels)
+    ):
+        raise ValueError(
+            "Expected the queries to be the gallery itself with exclude_self=True. "
+            "Received: different features or labels"
+        )
+    max_k = len(gallery) - int(bool(exclude_self))
+    if (
+        isinstance(k, bool)
+        or not isinstance(k, (int, np.integer))
+        or not (1 <= k <= max_k)
+    ):
+        raise ValueError(f"Expected 1 <= k <= {max_k}. Received: k={k!r}")
+    neighbours = NearestNeighbors(n_neighbors=int(k)).fit(gallery)
+    # Without X, kneighbors leaves each point out of its own neighbours, by
+    # index, so duplicates of a query still count.
+    _, indices = neighbours.kneighbors(None if exclude_self else queries)
+    hits = gallery_labels[indices] == query_labels[:, None]
+    return float(hits.mean())
+
+
+def frechet_distance(features_a, features_b, eps=1e-6):
+    """Frechet distance between Gaussians fit to two sets of features.
+
+    `||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))`, with the means `mu`
+    and (unbiased, `np.cov`) covariances `S` of the two sets: the squared
+    2-Wasserstein distance between the Gaussians. With Inception features it is
+    the FID of Heusel et al. (2017); the course uses its own classifier's
+    features, so values compare only with the same classifier and set sizes.
+    The matrix square root is `scipy.linalg.sqrtm`, of which the real part is
+    kept (round-off adds tiny imaginary parts); if it is not finite, `eps` is
+    added to the diagonal of both covariances and it is computed again. The
+    estimate is biased upwards for small sets: compare sets of equal size.
+
+    Args:
+        features_a: Features `(N, ...)`, flattened to `(N, d)`; N >= 2.
+        features_b: Features `(M, ...)` of the same size `d`; M >= 2.
+        eps: Diagonal offset used when the square root fails, >= 0.
+
+    Returns:
+        The distance, a float >= 0 (0 for two sets with the same mean and
+        covariance).
+
+    Example:
+        >>> frechet_distance(features(classifier, generated),
+        ...                  features(classifier, x_test))
+        3.2
+    """
+    from scipy.linalg import LinAlgWarning, sqrtm
+
+    a = _as_matrix("features_a", features_a)
+    b = _as_matrix("features_b", features_b)
+    if a.shape[1] != b.shape[1] or len(a) < 2 or len(b) < 2:
+        raise ValueError(
+            "Expected at least 2 rows in each set and features of the same size. "
+            f"Received: features_a.shape={a.shape}, features_b.shape={b.shape}"
+        )
+    mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a = np.atleast_2d(np.cov(a, rowvar=False))
+    cov_b = np.atleast_2d(np.cov(b, rowvar=False))
+
+    def trace_sqrt(cov_a, cov_b):
+        with warnings.catch_warnings():
+            # A singular product (dead units, fewer rows than features) warns
+            # but still has a square root; a failure shows as non-finite values.
+            warnings.simplefilter("ignore", LinAlgWarning)
+            root = sqrtm(cov_a @ cov_b)
+        return np.trace(np.real(root))
+
+    trace = trace_sqrt(cov_a, cov_b)
+    if not np.isfinite(trace):
+        offset = eps * np.eye(len(cov_a))
+        trace = trace_sqrt(cov_a + offset, cov_b + offset)
+    distance = (
+        np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace
+    )
+    # Round-off can leave a tiny negative number for identical statistics.
+    return float(max(distance, 0.0))

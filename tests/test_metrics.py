@@ -1,8 +1,17 @@
 import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from sklearn.metrics import roc_auc_score
 
-from keras_ae.metrics import mse, pca_baseline, psnr, ssim
+from keras_ae.metrics import (
+    frechet_distance,
+    mse,
+    one_class_auroc,
+    pca_baseline,
+    precision_at_k,
+    psnr,
+    ssim,
+)
 
 
 @pytest.fixture
@@ -118,3 +127,202 @@ def test_pca_baseline_wide_data_and_bad_code_size():
     )
     with pytest.raises(ValueError, match="Expected 1 <= code_size <= 20"):
         pca_baseline(x_train, x_test, code_size=21)
+
+
+# --------------------------------------------------------------------------
+# one_class_auroc
+
+
+def pairwise_auroc(scores, is_anomaly):
+    """P(anomaly scores higher than normal), ties counting 1/2, by brute force."""
+    anomalies, normals = scores[is_anomaly], scores[~is_anomaly]
+    wins = (anomalies[:, None] > normals[None, :]).sum()
+    ties = (anomalies[:, None] == normals[None, :]).sum()
+    return (wins + 0.5 * ties) / (len(anomalies) * len(normals))
+
+
+def test_one_class_auroc_hand_cases():
+    # Anomalies (class 1) score 0.35 and 0.8, normals 0.1 and 0.4: 3 of the 4
+    # (anomaly, normal) pairs are ordered correctly.
+    assert one_class_auroc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1], 0) == 0.75
+    # A tie counts one half: (1 vs 1) -> 0.5, (2 vs 1) -> 1.
+    assert one_class_auroc([1.0, 1.0, 2.0], [0, 1, 1], 0) == 0.75
+    # Scores that put every anomaly above every normal image, and the reverse.
+    assert one_class_auroc([0.0, 0.1, 5.0, 6.0, 7.0], [3, 3, 0, 1, 2], 3) == 1.0
+    assert one_class_auroc([9.0, 8.0, 5.0, 6.0, 7.0], [3, 3, 0, 1, 2], 3) == 0.0
+
+
+def test_one_class_auroc_matches_sklearn_and_brute_force():
+    rng = np.random.default_rng(0)
+    y_test = rng.integers(0, 5, size=300)
+    # Class 2 is normal; the others score higher on average, with overlap.
+    scores = rng.normal(size=300) + 0.8 * (y_test != 2)
+    scores[:20] = np.round(scores[:20])  # a few ties
+    value = one_class_auroc(scores, y_test, normal_class=2)
+    assert value == pytest.approx(roc_auc_score(y_test != 2, scores), abs=1e-12)
+    assert value == pytest.approx(pairwise_auroc(scores, y_test != 2), abs=1e-12)
+    assert 0.6 < value < 0.85
+
+
+def test_one_class_auroc_rejects_a_single_class_and_nan():
+    with pytest.raises(ValueError, match="both the normal class and other"):
+        one_class_auroc([0.1, 0.2], [4, 4], normal_class=4)
+    with pytest.raises(ValueError, match="both the normal class and other"):
+        one_class_auroc([0.1, 0.2], [1, 2], normal_class=4)
+    with pytest.raises(ValueError, match="finite"):
+        one_class_auroc([0.1, np.nan], [0, 1], normal_class=0)
+    with pytest.raises(ValueError, match="one label per row"):
+        one_class_auroc([0.1, 0.2, 0.3], [0, 1], normal_class=0)
+
+
+# --------------------------------------------------------------------------
+# precision_at_k
+
+
+def brute_force_precision(queries, query_labels, gallery, gallery_labels, k, self_):
+    distances = np.linalg.norm(queries[:, None, :] - gallery[None, :, :], axis=-1)
+    if self_:
+        np.fill_diagonal(distances, np.inf)
+    nearest = np.argsort(distances, axis=1)[:, :k]
+    return np.mean(gallery_labels[nearest] == query_labels[:, None])
+
+
+def test_precision_at_k_hand_case():
+    gallery = np.array([[0.0], [1.0], [2.5], [10.0], [11.0]])
+    labels = np.array([0, 0, 0, 1, 1])
+    # Query 0.4 (label 0) -> 0, 1, 2.5: 3/3. Query 10.4 (label 1) -> 10, 11, 2.5:
+    # 2/3. Mean 5/6.
+    queries = np.array([[0.4], [10.4]])
+    assert precision_at_k(queries, [0, 1], gallery, labels, k=3) == pytest.approx(5 / 6)
+    # The gallery against itself: each point is its own nearest neighbour unless
+    # excluded. With k=2, 10 and 11 then reach 2.5 (label 0): (2+2+2+1+1)/10.
+    assert precision_at_k(gallery, labels, gallery, labels, k=2) == 1.0
+    assert precision_at_k(
+        gallery, labels, gallery, labels, k=2, exclude_self=True
+    ) == pytest.approx(0.8)
+    assert precision_at_k(gallery, labels, gallery, labels, k=1, exclude_self=True) == 1
+
+
+def test_precision_at_k_matches_brute_force():
+    rng = np.random.default_rng(1)
+    centers = rng.normal(size=(4, 5)) * 1.5
+    gallery_labels = rng.integers(0, 4, size=200)
+    gallery = centers[gallery_labels] + rng.normal(size=(200, 5))
+    query_labels = rng.integers(0, 4, size=40)
+    queries = centers[query_labels] + rng.normal(size=(40, 5))
+    for k in (1, 7, 50):
+        expected = brute_force_precision(
+            queries, query_labels, gallery, gallery_labels, k, False
+        )
+        value = precision_at_k(queries, query_labels, gallery, gallery_labels, k=k)
+        assert value == pytest.approx(expected, abs=1e-12)
+    expected = brute_force_precision(
+        gallery, gallery_labels, gallery, gallery_labels, 7, True
+    )
+    value = precision_at_k(
+        gallery, gallery_labels, gallery, gallery_labels, k=7, exclude_self=True
+    )
+    assert value == pytest.approx(expected, abs=1e-12)
+    assert 0.4 < value < 0.95  # the classes overlap: neither chance nor perfect
+    # Images (N, H, W, C) are flattened.
+    images = gallery.reshape(200, 5, 1, 1)
+    assert precision_at_k(
+        images, gallery_labels, images, gallery_labels, k=7, exclude_self=True
+    ) == pytest.approx(expected, abs=1e-12)
+
+
+def test_precision_at_k_rejects_bad_arguments():
+    x, y = np.zeros((5, 2)), np.arange(5)
+    with pytest.raises(ValueError, match=r"Expected 1 <= k <= 4. Received: k=5"):
+        precision_at_k(x, y, x, y, k=5, exclude_self=True)
+    with pytest.raises(ValueError, match="queries to be the gallery itself"):
+        precision_at_k(x[:2], y[:2], x, y, k=1, exclude_self=True)
+    with pytest.raises(ValueError, match="same size"):
+        precision_at_k(np.zeros((2, 3)), [0, 1], x, y, k=1)
+
+
+# --------------------------------------------------------------------------
+# frechet_distance
+
+
+def with_statistics(rng, num_rows, mean, covariance):
+    """Samples whose mean and np.cov are exactly `mean` and `covariance`."""
+    z = rng.normal(size=(num_rows, len(mean)))
+    z -= z.mean(axis=0)
+    z = z @ np.linalg.inv(np.linalg.cholesky(np.cov(z, rowvar=False))).T
+    return z @ np.linalg.cholesky(covariance).T + mean
+
+
+def psd_sqrt(matrix):
+    values, vectors = np.linalg.eigh(matrix)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def test_frechet_distance_one_dimension_and_identical_sets():
+    # For 1-D Gaussians: (m1 - m2)^2 + (s1 - s2)^2 with standard deviations s.
+    a = np.array([0.0, 2.0, 4.0])  # mean 2, sample variance 4
+    b = np.array([5.0, 6.0])  # mean 5.5, sample variance 0.5
+    expected = 3.5**2 + (2.0 - np.sqrt(0.5)) ** 2
+    assert frechet_distance(a[:, None], b[:, None]) == pytest.approx(expected)
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(100, 8))
+    assert frechet_distance(features, features) == pytest.approx(0.0, abs=1e-8)
+    # Shuffling the rows changes nothing; shifting one set adds ||shift||^2.
+    shift = np.arange(8) * 0.1
+    assert frechet_distance(features, features[::-1] + shift) == pytest.approx(
+        np.sum(shift**2), abs=1e-8
+    )
+
+
+def test_frechet_distance_diagonal_gaussians_closed_form():
+    rng = np.random.default_rng(3)
+    mean_a, mean_b = rng.normal(size=6), rng.normal(size=6)
+    var_a, var_b = rng.uniform(0.2, 3.0, size=6), rng.uniform(0.2, 3.0, size=6)
+    a = with_statistics(rng, 500, mean_a, np.diag(var_a))
+    b = with_statistics(rng, 300, mean_b, np.diag(var_b))
+    expected = np.sum((mean_a - mean_b) ** 2) + np.sum(
+        (np.sqrt(var_a) - np.sqrt(var_b)) ** 2
+    )
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
+    assert frechet_distance(b, a) == pytest.approx(expected, rel=1e-9)
+
+
+def test_frechet_distance_full_covariances_closed_form():
+    rng = np.random.default_rng(4)
+    factor_a, factor_b = rng.normal(size=(5, 5)), rng.normal(size=(5, 5))
+    cov_a = factor_a @ factor_a.T + 0.1 * np.eye(5)
+    cov_b = factor_b @ factor_b.T + 0.1 * np.eye(5)
+    mean_a, mean_b = rng.normal(size=5), rng.normal(size=5)
+    a = with_statistics(rng, 400, mean_a, cov_a)
+    b = with_statistics(rng, 400, mean_b, cov_b)
+    # tr((S_a S_b)^(1/2)) = tr((S_a^(1/2) S_b S_a^(1/2))^(1/2)), a symmetric root.
+    root_a = psd_sqrt(cov_a)
+    cross = np.trace(psd_sqrt(root_a @ cov_b @ root_a))
+    expected = (
+        np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * cross
+    )
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
+
+
+def test_frechet_distance_with_singular_covariances():
+    # Fewer rows than features, and a feature that is always 0 (a dead unit):
+    # both covariances are singular, yet the distance is finite and correct.
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(6, 10)), rng.normal(size=(8, 10)) + 0.5
+    a[:, 3] = b[:, 3] = 0.0
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root_a = psd_sqrt(cov_a)
+    expected = (
+        np.sum((a.mean(0) - b.mean(0)) ** 2)
+        + np.trace(cov_a)
+        + np.trace(cov_b)
+        - 2 * np.trace(psd_sqrt(root_a @ cov_b @ root_a))
+    )
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+
+
+def test_frechet_distance_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        frechet_distance(np.zeros((1, 3)), np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="same size"):
+        frechet_distance(np.zeros((4, 3)), np.zeros((5, 2)))

@@ -1,0 +1,608 @@
+"""Evaluation protocols: reconstruction, linear probes, anomaly detection, samples.
+
+Each function runs a model (or a plain function) over a data set and returns a
+dict of numbers computed with the array metrics of `keras_ae.metrics`:
+
+- `reconstruction_report`: MSE, PSNR and SSIM of a model's reconstructions.
+- `probe_comparison`: linear-probe accuracy on codes, on raw pixels and on PCA
+  codes of the same size.
+- `one_class_protocol`: anomaly detection, one model per normal class, scored
+  by `one_class_auroc`; `reconstruction_scores`, `negative_elbo_scores` and
+  `pca_anomaly_scores` are the anomaly scores.
+- `sample_quality`: Frechet distance on classifier features, its real-data
+  floor, and the class coverage (`class_coverage`) of generated images.
+- `to_markdown_table` and `write_table`: publish a comparison table.
+
+Example:
+    >>> report = reconstruction_report(autoencoder, x_test)
+    >>> print(to_markdown_table([{"model": "dense AE", **report}],
+    ...                         ["model", "mse", "psnr", "ssim"]))
+"""
+
+import json
+import math
+import pathlib
+
+import keras
+import numpy as np
+
+from keras_ae._checks import check_positive_int
+from keras_ae.experiments import linear_probe_accuracy
+from keras_ae.metrics import (
+    frechet_distance,
+    mse,
+    one_class_auroc,
+    pca_baseline,
+    psnr,
+    ssim,
+)
+from keras_ae.utils import set_seed
+
+__all__ = [
+    "reconstruction_report",
+    "reconstruction_scores",
+    "probe_comparison",
+    "pca_anomaly_scores",
+    "negative_elbo_scores",
+    "one_class_protocol",
+    "class_coverage",
+    "sample_quality",
+    "to_markdown_table",
+    "write_table",
+]
+
+
+def _as_images(name, x):
+    x = np.asarray(x, dtype="float32")
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(
+            f"Expected {name} to be a non-empty batch of shape (N, ...). "
+            f"Received: {name}.shape={x.shape}"
+        )
+    return x
+
+
+def _apply(model_or_fn, x, batch_size):
+    """Runs a Keras model (in inference mode) or a function over `x` in batches.
+
+    A model with several outputs (a VAE encoder's `[z_mean, z_log_var]`) gives
+    its first one.
+    """
+    if not callable(model_or_fn):
+        raise ValueError(
+            "Expected a Keras model or a function of a batch of inputs. "
+            f"Received: {model_or_fn!r}"
+        )
+    batch_size = check_positive_int("batch_size", batch_size)
+    outputs = []
+    for start in range(0, len(x), batch_size):
+        batch = x[start : start + batch_size]
+        if isinstance(model_or_fn, keras.Model):
+            output = model_or_fn(batch, training=False)
+        else:
+            output = model_or_fn(batch)
+        if isinstance(output, (list, tuple)):
+            output = output[0]
+        outputs.append(np.asarray(keras.ops.convert_to_numpy(output)))
+    return np.concatenate(outputs)
+
+
+def _reconstruct(model_or_fn, x, batch_size):
+    reconstructions = _apply(model_or_fn, x, batch_size)
+    if reconstructions.shape != x.shape:
+        raise ValueError(
+            "Expected reconstructions of the input's shape. Received: input shape "
+            f"{x.shape}, output shape {reconstructions.shape}"
+        )
+    return reconstructions
+
+
+def reconstruction_report(model_or_fn, x_test, data_range=1.0, batch_size=1024):
+    """MSE, PSNR and SSIM of a model's reconstructions of `x_test`, in one call.
+
+    Args:
+        model_or_fn: A Keras model whose output has the shape of its input
+            (called with `training=False`: a VAE decodes the posterior mean),
+            or any function of a batch of images returning reconstructions,
+            e.g. `lambda x: pca.inverse_transform(...)`.
+        x_test: Images `(N, H, W, C)` in `[0, data_range]`.
+        data_range: Difference between the largest and smallest pixel value.
+        batch_size: Images reconstructed at once.
+
+    Returns:
+        A dict with `mse` (mean over images and pixels, as
+        `keras_ae.experiments.reconstruction_mse`), `psnr` (mean of the
+        per-image PSNRs, dB) and `ssim` (mean of the per-image SSIMs).
+
+    Example:
+        >>> reconstruction_report(autoencoder, x_test)
+        {'mse': 0.0118, 'psnr': 21.3, 'ssim': 0.87}
+    """
+    x_test = _as_images("x_test", x_test)
+    reconstructions = _reconstruct(model_or_fn, x_test, batch_size)
+    return {
+        "mse": mse(x_test, reconstructions),
+        "psnr": psnr(x_test, reconstructions, data_range=data_range),
+        "ssim": ssim(x_test, reconstructions, data_range=data_range),
+    }
+
+
+def reconstruction_scores(model_or_fn, x, batch_size=1024):
+    """Anomaly scores: each image's mean squared reconstruction error.
+
+    Args:
+        model_or_fn: A model or function mapping images to reconstructions (see
+            `reconstruction_report`).
+        x: Images `(N, ...)`.
+        batch_size: Images reconstructed at once.
+
+    Returns:
+        A NumPy array `(N,)`, the mean over pixels of the squared error.
+
+    Example:
+        >>> scores = reconstruction_scores(autoencoder, x_test)
+        >>> one_class_auroc(scores, y_test, normal_class=3)
+    """
+    x = _as_images("x", x)
+    reconstructions = _reconstruct(model_or_fn, x, batch_size)
+    return mse(x, reconstructions, axis=tuple(range(1, x.ndim)))
+
+
+def probe_comparison(
+    encode_fn, x_train, y_train, x_test, y_test, code_size=None, batch_size=1024
+):
+    """Linear-probe accuracy on an encoder's codes, on pixels and on PCA codes.
+
+    Each accuracy is `keras_ae.experiments.linear_probe_accuracy`: a logistic
+    regression on standardized features, trained on the training set and scored
+    on the test set. The pixels are the upper reference (nothing is lost, but
+    the classes may not be linearly separable); the PCA codes, fit on
+    `x_train` with `code_size` components, are the linear code of the same size
+    that the encoder should beat. On MNIST-sized data the pixel probe takes
+    minutes on a CPU.
+
+    Args:
+        encode_fn: An encoder model (called with `training=False`; the first
+            output is used, e.g. `z_mean` of a VAE encoder) or a function of a
+            batch of images returning codes `(batch, ...)`.
+        x_train: Training images `(N, ...)`.
+        y_train: Integer labels `(N,)`.
+        x_test: Test images `(M, ...)`.
+        y_test: Integer labels `(M,)`.
+        code_size: Number of PCA components; `None` uses the size of the codes.
+        batch_size: Images encoded at once.
+
+    Returns:
+        A dict with the test accuracies `codes`, `pixels` and `pca` (floats in
+        [0, 1]) and the `code_size` used for PCA.
+
+    Example:
+        >>> probe_comparison(autoencoder.get_layer("encoder"), x_train, y_train,
+        ...                  x_test, y_test)
+        {'codes': 0.93, 'pixels': 0.96, 'pca': 0.90, 'code_size': 8}
+    """
+    x_train = _as_images("x_train", x_train)
+    x_test = _as_images("x_test", x_test)
+    codes_train = _apply(encode_fn, x_train, batch_size).reshape(len(x_train), -1)
+    codes_test = _apply(encode_fn, x_test, batch_size).reshape(len(x_test), -1)
+    if code_size is None:
+        code_size = codes_train.shape[1]
+    pca = pca_baseline(x_train, x_test, code_size)["model"]
+    return {
+        "codes": linear_probe_accuracy(codes_train, y_train, codes_test, y_test),
+        "pixels": linear_probe_accuracy(x_train, y_train, x_test, y_test),
+        "pca": linear_probe_accuracy(
+            pca.transform(x_train.reshape(len(x_train), -1)),
+            y_train,
+            pca.transform(x_test.reshape(len(x_test), -1)),
+            y_test,
+        ),
+        "code_size": int(code_size),
+    }
+
+
+def pca_anomaly_scores(x_train_one_class, x_test, code_size):
+    """Anomaly scores of the PCA baseline: the residual off the normal subspace.
+
+    A PCA with `code_size` components is fit on the normal class
+    (`keras_ae.metrics.pca_baseline`); an image's score is the mean squared
+    difference between it and its projection onto that subspace (through the
+    training mean), the error of the best linear autoencoder of that size.
+
+    Args:
+        x_train_one_class: Training images `(N, ...)` of the normal class.
+        x_test: Images to score `(M, ...)`, same image shape.
+        code_size: Number of principal components, 1 to `min(N, pixels)`.
+
+    Returns:
+        A NumPy array `(M,)` of scores, higher for images farther from the
+        subspace.
+
+    Example:
+        >>> scores = pca_anomaly_scores(x_train[y_train == 0], x_test, 8)
+        >>> one_class_auroc(scores, y_test, normal_class=0)
+    """
+    x_test = _as_images("x_test", x_test)
+    pca = pca_baseline(x_train_one_class, x_test, code_size)["model"]
+    test = x_test.reshape(len(x_test), -1).astype("float64")
+    residuals = test - pca.inverse_transform(pca.transform(test))
+    return np.mean(residuals**2, axis=1)
+
+
+def negative_elbo_scores(vae, x, num_samples=1, seed=0):
+    """Anomaly scores of a VAE: minus the ELBO of each image, in nats.
+
+    The per-image terms of `VAE.test_elbo` (same estimate, same draws for the
+    same `seed`): `-(E_q[log p(x | z)] - KL(q(z | x) || N(0, I)))`, the
+    expectation estimated with `num_samples` draws of `z`.
+
+    Args:
+        vae: A trained `keras_ae.vae.VAE` (not conditional).
+        x: Images `(N, ...)`.
+        num_samples: Draws of `z` per image, > 0.
+        seed: Int or None, the seed of the draws.
+
+    Returns:
+        A NumPy array `(N,)`; its mean is `-vae.test_elbo(x, num_samples, seed)`.
+
+    Example:
+        >>> protocol = one_class_protocol(
+        ...     train_vae, x_train, y_train, x_test, y_test,
+        ...     score=lambda vae, x: negative_elbo_scores(vae, x, num_samples=10))
+    """
+    if getattr(vae, "conditional", None) is not False:
+        raise ValueError(
+            f"Expected an unconditional keras_ae.vae.VAE. Received: {vae!r}"
+        )
+    num_samples = check_positive_int("num_samples", num_samples)
+    x = _as_images("x", x)
+    generator = keras.random.SeedGenerator(seed)
+    # The chunks and draws of VAE._test_elbo, without its final mean over images.
+    elbos = []
+    for x_chunk, labels in vae._chunks(x, None, num_samples):
+        log_p_x, _, kl = vae._log_weights(x_chunk, labels, num_samples, generator)
+        elbo = keras.ops.mean(log_p_x, axis=0) - kl
+        elbos.append(keras.ops.convert_to_numpy(elbo))
+    return -np.concatenate(elbos).astype("float64")
+
+
+def one_class_protocol(
+    build_and_train_fn,
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    classes=range(10),
+    score="reconstruction",
+    seed=0,
+):
+    """One-class anomaly detection: one model per normal class, AUROC per class.
+
+    For each class `c`: the seeds are set to `seed`, a model is trained on the
+    training images of class `c` only, every test image is scored, and
+    `one_class_auroc` measures how well the scores separate class `c` (normal)
+    from all the others (anomalies).
+
+    Args:
+        build_and_train_fn: Function `x_normal -> model`, building and training a
+            model on the images of the normal class.
+        x_train: Training images `(N, ...)`.
+        y_train: Labels `(N,)`.
+        x_test: Test images `(M, ...)`.
+        y_test: Labels `(M,)`; each class in `classes` and some other class
+            must appear.
+        classes: The normal classes to run.
+        score: `"reconstruction"` (`reconstruction_scores` of the model) or a
+            function `(model, x_test) -> scores (M,)`, higher for more
+            anomalous, e.g. `lambda vae, x: negative_elbo_scores(vae, x)`.
+        seed: Seed set with `keras_ae.utils.set_seed` before each class, or
+            None to leave the seeds alone.
+
+    Returns:
+        A dict with `per_class` (class -> AUROC) and `mean` (their mean).
+
+    Example:
+        >>> protocol = one_class_protocol(train_autoencoder, x_train, y_train,
+        ...                               x_test, y_test)
+        >>> protocol["mean"]
+        0.93
+        >>> # The PCA baseline: the "model" is the normal class's images.
+        >>> one_class_protocol(lambda x: x, x_train, y_train, x_test, y_test,
+        ...                    score=lambda x_normal, x: pca_anomaly_scores(
+        ...                        x_normal, x, code_size=8))
+    """
+    if not callable(build_and_train_fn):
+        raise ValueError(
+            "Expected build_and_train_fn to be a function x_normal -> model. "
+            f"Received: {build_and_train_fn!r}"
+        )
+    if score == "reconstruction":
+        score_fn = reconstruction_scores
+    elif callable(score):
+        score_fn = score
+    else:
+        raise ValueError(
+            "Expected score to be 'reconstruction' or a function "
+            f"(model, x_test) -> scores. Received: score={score!r}"
+        )
+    x_train, x_test = np.asarray(x_train), np.asarray(x_test)
+    y_train = np.asarray(y_train).reshape(-1)
+    y_test = np.asarray(y_test).reshape(-1)
+    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise ValueError(
+            "Expected one label per image. Received: "
+            f"{len(x_train)} training images and {len(y_train)} labels, "
+            f"{len(x_test)} test images and {len(y_test)} labels"
+        )
+    classes = list(classes)
+    missing = [c for c in classes if not np.any(y_train == c)]
+    if not classes or missing:
+        raise ValueError(
+            "Expected classes that appear in y_train. "
+            f"Received: classes={classes!r}, missing {missing!r}"
+        )
+    per_class = {}
+    for normal_class in classes:
+        if seed is not None:
+            set_seed(seed)
+        model = build_and_train_fn(x_train[y_train == normal_class])
+        scores = np.asarray(score_fn(model, x_test), dtype="float64").reshape(-1)
+        if len(scores) != len(x_test):
+            raise ValueError(
+                f"Expected one score per test image ({len(x_test)}). "
+                f"Received: {len(scores)} scores for class {normal_class!r}"
+            )
+        per_class[normal_class] = one_class_auroc(scores, y_test, normal_class)
+    return {"per_class": per_class, "mean": float(np.mean(list(per_class.values())))}
+
+
+def class_coverage(histogram, threshold=0.01, low=None, high=None):
+    """How many classes a set of samples covers, and how evenly.
+
+    Takes the class histogram of generated samples (for example
+    `keras_ae.classifier.class_histogram`, or counts from `np.bincount`) and
+    normalizes it to fractions. A model that collapses onto a few classes
+    covers few; one that generates all classes in equal measure has every
+    fraction near `1 / num_classes`.
+
+    Args:
+        histogram: Counts or fractions `(num_classes,)`, >= 0, not all 0.
+        threshold: A class is covered if it receives at least this fraction
+            of the samples.
+        low: Lowest fraction for `all_within`; default half the uniform share,
+            `0.5 / num_classes`.
+        high: Highest fraction for `all_within`; default twice the uniform
+            share, `2 / num_classes`.
+
+    Returns:
+        A dict with `num_covered` (int, classes with fraction >= `threshold`),
+        `covered` (list of those class indices), `all_within` (bool, every
+        fraction in `[low, high]`), `fractions` (NumPy array summing to 1) and
+        the `low` and `high` used.
+
+    Example:
+        >>> class_coverage(np.bincount(predicted_classes, minlength=10))
+        {'num_covered': 10, 'covered': [0, 1, ...], 'all_within': True, ...}
+    """
+    counts = np.asarray(histogram, dtype="float64")
+    if counts.ndim != 1 or len(counts) == 0 or np.any(counts < 0):
+        raise ValueError(
+            "Expected histogram to be a non-empty 1-D array of counts or "
+            f"fractions >= 0. Received: histogram={histogram!r}"
+        )
+    if not counts.sum() > 0:
+        raise ValueError("Expected a histogram with some samples. Received: all 0")
+    fractions = counts / counts.sum()
+    num_classes = len(fractions)
+    low = 0.5 / num_classes if low is None else float(low)
+    high = 2.0 / num_classes if high is None else float(high)
+    if not 0 <= low <= high:
+        raise ValueError(
+            f"Expected 0 <= low <= high. Received: low={low!r}, high={high!r}"
+        )
+    covered = np.flatnonzero(fractions >= threshold)
+    return {
+        "num_covered": int(len(covered)),
+        "covered": [int(c) for c in covered],
+        "all_within": bool(np.all((fractions >= low) & (fractions <= high))),
+        "fractions": fractions,
+        "low": low,
+        "high": high,
+    }
+
+
+def sample_quality(
+    classifier, generated, x_real_test, x_real_heldout, threshold=0.01, batch_size=256
+):
+    """How real a set of generated images looks to the course's classifier.
+
+    Features are the classifier's penultimate activations
+    (`keras_ae.classifier.features`). The Frechet distance between generated
+    and real test features is compared with its floor, the distance between two
+    real sets (held-out training images and the test images): a generator can
+    hardly do better than the floor. Use as many generated as held-out images,
+    since the distance grows as the sets shrink. The class numbers come from
+    `keras_ae.latent.sample_scores` and `class_coverage`.
+
+    Args:
+        classifier: A `keras.Model` mapping images to class probabilities, e.g.
+            `keras_ae.classifier.get_classifier(...)`.
+        generated: Generated images `(N, H, W, C)` of the classifier's input
+            shape, in [0, 1].
+        x_real_test: Real test images.
+        x_real_heldout: Other real images (training images the generator did not
+            need to see, or a held-out split), for the real-against-real floor.
+        threshold: Fraction of the samples a class needs to count as covered.
+        batch_size: Images classified at once.
+
+    Returns:
+        A dict with `frechet_distance` (generated against test), `real_floor`
+        (held-out against test), `histogram` (fraction of samples predicted as
+        each class), `num_covered` and `all_within` (see `class_coverage`),
+        `confidence` (mean largest class probability), `effective_classes` and
+        `classifier_score` (see `keras_ae.latent.sample_scores`).
+
+    Example:
+        >>> quality = sample_quality(get_classifier("digits"), vae.sample(450),
+        ...                          x_test, x_train[:450])
+        >>> quality["frechet_distance"], quality["real_floor"]
+    """
+    from keras_ae.classifier import features
+    from keras_ae.latent import sample_scores
+
+    generated = _as_images("generated", generated)
+    x_real_test = _as_images("x_real_test", x_real_test)
+    x_real_heldout = _as_images("x_real_heldout", x_real_heldout)
+    test_features = features(classifier, x_real_test, batch_size=batch_size)
+    scores = sample_scores(classifier, generated, batch_size=batch_size)
+    coverage = class_coverage(scores["histogram"], threshold=threshold)
+    return {
+        "frechet_distance": frechet_distance(
+            features(classifier, generated, batch_size=batch_size), test_features
+        ),
+        "real_floor": frechet_distance(
+            features(classifier, x_real_heldout, batch_size=batch_size),
+            test_features,
+        ),
+        "histogram": scores["histogram"],
+        "num_covered": coverage["num_covered"],
+        "all_within": coverage["all_within"],
+        "confidence": scores["confidence"],
+        "effective_classes": scores["effective_classes"],
+        "classifier_score": scores["classifier_score"],
+    }
+
+
+def _is_number(value):
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def _format_cell(value, spec):
+    if value is None:
+        return ""
+    if spec is not None:
+        text = format(value, spec)
+    elif isinstance(value, (float, np.floating)):
+        text = format(float(value), ".4g")
+    elif isinstance(value, (bool, np.bool_)):
+        text = str(bool(value))
+    elif isinstance(value, np.integer):
+        text = str(int(value))
+    else:
+        text = str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown_table(rows, columns, formats=None):
+    """Formats rows of results as a Markdown (GitHub) table.
+
+    Numbers are right-aligned, other columns left-aligned, and every column is
+    padded to its widest cell so the text reads as a table too. Floats are
+    written with 4 significant digits unless `formats` says otherwise; a
+    missing or `None` value is an empty cell.
+
+    Args:
+        rows: A list of dicts, one per row.
+        columns: The keys to show, in order: a list, or a dict from key to
+            header text.
+        formats: Optional dict from key to a format spec, e.g.
+            `{"mse": ".4f", "psnr": ".1f"}`.
+
+    Returns:
+        The table as a string: header, separator and one line per row, without
+        a final newline.
+
+    Example:
+        >>> print(to_markdown_table(
+        ...     [{"model": "PCA", "mse": 0.01234}], {"model": "model", "mse": "MSE"}))
+        | model |     MSE |
+        | ----- | ------: |
+        | PCA   | 0.01234 |
+    """
+    if not isinstance(rows, (dict, str, bytes)):
+        rows = list(rows)
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise ValueError(f"Expected rows to be a list of dicts. Received: {rows!r}")
+    if isinstance(columns, (str, bytes)) or not columns:
+        raise ValueError(
+            f"Expected columns to be a non-empty list or dict. Received: {columns!r}"
+        )
+    headers = dict(columns) if isinstance(columns, dict) else {c: c for c in columns}
+    formats = formats or {}
+    table = [[str(header) for header in headers.values()]]
+    for row in rows:
+        table.append([_format_cell(row.get(key), formats.get(key)) for key in headers])
+    numeric = [
+        all(_is_number(row.get(key)) for row in rows if row.get(key) is not None)
+        and any(row.get(key) is not None for row in rows)
+        for key in headers
+    ]
+    widths = [max(3, *(len(line[i]) for line in table)) for i in range(len(headers))]
+
+    def line(cells):
+        padded = [
+            cell.rjust(width) if is_number else cell.ljust(width)
+            for cell, width, is_number in zip(cells, widths, numeric, strict=True)
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    separator = [
+        "-" * (width - 1) + ":" if is_number else "-" * width
+        for width, is_number in zip(widths, numeric, strict=True)
+    ]
+    return "\n".join([line(table[0]), line(separator), *map(line, table[1:])])
+
+
+def _to_json(value):
+    """NumPy values to Python ones; NaN and infinities to None (not JSON)."""
+    if isinstance(value, dict):
+        return {str(key): _to_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_to_json(item) for item in value]
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise ValueError(
+        "Expected table values that JSON can hold (numbers, strings, lists, "
+        f"arrays). Received: {value!r}"
+    )
+
+
+def write_table(rows, json_path, md_path, columns=None, formats=None):
+    """Writes rows of results as JSON (all values) and as a Markdown table.
+
+    The JSON file holds the list of rows with every key (NumPy values become
+    plain numbers and lists; NaN and infinities become `null`); the Markdown
+    file holds `to_markdown_table(rows, columns, formats)` and a final newline.
+    Parent folders are created.
+
+    Args:
+        rows: A list of dicts, one per row.
+        json_path: Path of the JSON file.
+        md_path: Path of the Markdown file.
+        columns: Keys to show in the Markdown table (list, or dict key ->
+            header); `None` shows every key, in order of first appearance.
+        formats: Optional dict from key to a format spec for the Markdown table.
+
+    Returns:
+        The Markdown table (a string).
+
+    Example:
+        >>> write_table(rows, "results/reconstruction.json",
+        ...             "results/reconstruction.md", formats={"mse": ".4f"})
+    """
+    rows = list(rows)
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+    markdown = to_markdown_table(rows, columns, formats)
+    data = json.dumps(_to_json(list(rows)), indent=2, allow_nan=False)
+    for path, text in ((json_path, data), (md_path, markdown)):
+        path = pathlib.Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
+    return markdown
