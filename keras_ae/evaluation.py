@@ -251,16 +251,8 @@ def negative_elbo_scores(vae, x, num_samples=1, seed=0):
         raise ValueError(
             f"Expected an unconditional keras_ae.vae.VAE. Received: {vae!r}"
         )
-    num_samples = check_positive_int("num_samples", num_samples)
     x = _as_images("x", x)
-    generator = keras.random.SeedGenerator(seed)
-    # The chunks and draws of VAE._test_elbo, without its final mean over images.
-    elbos = []
-    for x_chunk, labels in vae._chunks(x, None, num_samples):
-        log_p_x, _, kl = vae._log_weights(x_chunk, labels, num_samples, generator)
-        elbo = keras.ops.mean(log_p_x, axis=0) - kl
-        elbos.append(keras.ops.convert_to_numpy(elbo))
-    return -np.concatenate(elbos).astype("float64")
+    return -vae.test_elbo(x, num_samples=num_samples, seed=seed, per_image=True)
 
 
 def one_class_protocol(

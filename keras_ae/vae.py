@@ -444,7 +444,7 @@ class VAE(keras.Model):
         """
         return self.decode(self._prior_samples(n, seed))
 
-    def test_elbo(self, x, num_samples=1, seed=None):
+    def test_elbo(self, x, num_samples=1, seed=None, per_image=False):
         """Estimates the ELBO of each image and returns its mean, in nats.
 
         `ELBO(x) = E_q[log p(x | z)] - KL(q(z | x) || N(0, I))`, the expectation
@@ -456,11 +456,14 @@ class VAE(keras.Model):
             x: Images (NumPy array or tensor).
             num_samples: Draws of `z` per image, > 0.
             seed: Int or None, the seed of the draws.
+            per_image: Return every image's ELBO instead of their mean (minus
+                it is an anomaly score).
 
         Returns:
-            A float, the mean ELBO per image in nats (higher is better).
+            A float, the mean ELBO per image in nats (higher is better), or a
+            NumPy array `(N,)` with `per_image=True`.
         """
-        return self._test_elbo(x, None, num_samples, seed)
+        return self._test_elbo(x, None, num_samples, seed, per_image)
 
     def importance_weighted_log_likelihood(self, x, k=100, seed=None):
         """Importance-weighted lower bound on `log p(x)` (Burda et al., 2016).
@@ -514,7 +517,7 @@ class VAE(keras.Model):
                 chunk_labels = self._one_hot(labels[start : start + size])
             yield x[start : start + size], chunk_labels
 
-    def _test_elbo(self, x, labels, num_samples, seed):
+    def _test_elbo(self, x, labels, num_samples, seed, per_image=False):
         num_samples = check_positive_int("num_samples", num_samples)
         generator = keras.random.SeedGenerator(_check_seed(seed))
         elbos = []
@@ -523,7 +526,10 @@ class VAE(keras.Model):
                 x_chunk, label_chunk, num_samples, generator
             )
             elbos.append(ops.mean(log_p_x, axis=0) - kl)
-        return float(ops.mean(ops.concatenate(elbos)))
+        elbos = ops.concatenate(elbos)
+        if per_image:
+            return ops.convert_to_numpy(elbos).astype("float64")
+        return float(ops.mean(elbos))
 
     def _iwae(self, x, labels, k, seed):
         k = check_positive_int("k", k)
@@ -633,9 +639,10 @@ class ConditionalVAE(VAE):
         """
         return self.decode(self._prior_samples(n, seed), labels)
 
-    def test_elbo(self, x, labels, num_samples=1, seed=None):
+    def test_elbo(self, x, labels, num_samples=1, seed=None, per_image=False):
         """Mean ELBO of `log p(x | y)` per image in nats; see `VAE.test_elbo`."""
-        return self._test_elbo(x, self._labels_array(labels, len(x)), num_samples, seed)
+        labels = self._labels_array(labels, len(x))
+        return self._test_elbo(x, labels, num_samples, seed, per_image)
 
     def importance_weighted_log_likelihood(self, x, labels, k=100, seed=None):
         """Mean IWAE bound on `log p(x | y)` in nats; see the `VAE` method."""
