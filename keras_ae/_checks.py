@@ -77,3 +77,23 @@ def check_spatial_shape(name, shape, filters):
             f"(2 ** len(filters)). Received: {name}={shape}"
         )
     return height // factor, width // factor
+
+
+def check_positive_number(name, value):
+    """Checks that `value` is a real number > 0; returns it as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise ValueError(f"Expected {name} to be a number. Received: {name}={value!r}")
+    if not value > 0:
+        raise ValueError(f"Expected {name} > 0. Received: {name}={value!r}")
+    return float(value)
+
+
+def check_batch(name, x):
+    """Checks a non-empty batch `(N, ...)`; returns it as a float32 array."""
+    x = np.asarray(x, dtype="float32")
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(
+            f"Expected {name} to be a non-empty batch of shape (N, ...). "
+            f"Received: {name}.shape={x.shape}"
+        )
+    return x

@@ -22,7 +22,7 @@ Example:
 import keras
 import numpy as np
 
-from keras_ae._checks import check_positive_int
+from keras_ae._checks import check_batch, check_positive_int
 from keras_ae.experiments import linear_probe_accuracy
 from keras_ae.metrics import (
     frechet_distance,
@@ -47,16 +47,6 @@ __all__ = [
     "to_markdown_table",
     "write_table",
 ]
-
-
-def _as_images(name, x):
-    x = np.asarray(x, dtype="float32")
-    if x.ndim < 2 or len(x) == 0:
-        raise ValueError(
-            f"Expected {name} to be a non-empty batch of shape (N, ...). "
-            f"Received: {name}.shape={x.shape}"
-        )
-    return x
 
 
 def _apply(model_or_fn, x, batch_size):
@@ -115,7 +105,7 @@ def reconstruction_report(model_or_fn, x_test, data_range=1.0, batch_size=1024):
         >>> reconstruction_report(autoencoder, x_test)
         {'mse': 0.0118, 'psnr': 21.3, 'ssim': 0.87}
     """
-    x_test = _as_images("x_test", x_test)
+    x_test = check_batch("x_test", x_test)
     reconstructions = _reconstruct(model_or_fn, x_test, batch_size)
     return {
         "mse": mse(x_test, reconstructions),
@@ -140,7 +130,7 @@ def reconstruction_scores(model_or_fn, x, batch_size=1024):
         >>> scores = reconstruction_scores(autoencoder, x_test)
         >>> one_class_auroc(scores, y_test, normal_class=3)
     """
-    x = _as_images("x", x)
+    x = check_batch("x", x)
     reconstructions = _reconstruct(model_or_fn, x, batch_size)
     return mse(x, reconstructions, axis=tuple(range(1, x.ndim)))
 
@@ -178,8 +168,8 @@ def probe_comparison(
         ...                  x_test, y_test)
         {'codes': 0.93, 'pixels': 0.96, 'pca': 0.90, 'code_size': 8}
     """
-    x_train = _as_images("x_train", x_train)
-    x_test = _as_images("x_test", x_test)
+    x_train = check_batch("x_train", x_train)
+    x_test = check_batch("x_test", x_test)
     codes_train = _apply(encode_fn, x_train, batch_size).reshape(len(x_train), -1)
     codes_test = _apply(encode_fn, x_test, batch_size).reshape(len(x_test), -1)
     if code_size is None:
@@ -219,7 +209,7 @@ def pca_anomaly_scores(x_train_one_class, x_test, code_size):
         >>> scores = pca_anomaly_scores(x_train[y_train == 0], x_test, 8)
         >>> one_class_auroc(scores, y_test, normal_class=0)
     """
-    x_test = _as_images("x_test", x_test)
+    x_test = check_batch("x_test", x_test)
     pca = pca_baseline(x_train_one_class, x_test, code_size)["model"]
     test = x_test.reshape(len(x_test), -1).astype("float64")
     residuals = test - pca.inverse_transform(pca.transform(test))
@@ -251,7 +241,7 @@ def negative_elbo_scores(vae, x, num_samples=1, seed=0):
         raise ValueError(
             f"Expected an unconditional keras_ae.vae.VAE. Received: {vae!r}"
         )
-    x = _as_images("x", x)
+    x = check_batch("x", x)
     return -vae.test_elbo(x, num_samples=num_samples, seed=seed, per_image=True)
 
 
@@ -439,9 +429,9 @@ def sample_quality(
     from keras_ae.classifier import features
     from keras_ae.latent import sample_scores
 
-    generated = _as_images("generated", generated)
-    x_real_test = _as_images("x_real_test", x_real_test)
-    x_real_heldout = _as_images("x_real_heldout", x_real_heldout)
+    generated = check_batch("generated", generated)
+    x_real_test = check_batch("x_real_test", x_real_test)
+    x_real_heldout = check_batch("x_real_heldout", x_real_heldout)
     test_features = features(classifier, x_real_test, batch_size=batch_size)
     scores = sample_scores(classifier, generated, batch_size=batch_size)
     coverage = class_coverage(scores["histogram"], threshold=threshold)

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
+from keras_ae._checks import check_batch, check_positive_int, check_positive_number
 from keras_ae.analysis import linear_probe_accuracy  # noqa: F401  (re-exported)
 from keras_ae.metrics import pca_baseline
 from keras_ae.utils import set_seed
@@ -33,34 +34,6 @@ __all__ = [
     "plot_mse_vs_code_size",
     "linear_probe_accuracy",
 ]
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(
-            f"Expected {name} to be a positive integer. Received: {name}={value!r}"
-        )
-    if value <= 0:
-        raise ValueError(f"Expected {name} > 0. Received: {name}={value!r}")
-    return int(value)
-
-
-def _check_positive_number(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise ValueError(f"Expected {name} to be a number. Received: {name}={value!r}")
-    if not value > 0:
-        raise ValueError(f"Expected {name} > 0. Received: {name}={value!r}")
-    return float(value)
-
-
-def _as_float32(name, x):
-    x = np.asarray(x, dtype="float32")
-    if x.ndim < 2 or len(x) == 0:
-        raise ValueError(
-            f"Expected {name} to be a non-empty batch of shape (N, ...). "
-            f"Received: {name}.shape={x.shape}"
-        )
-    return x
 
 
 def fit_autoencoder(
@@ -107,10 +80,10 @@ def fit_autoencoder(
     >>> history = fit_autoencoder(autoencoder, x_train, num_epochs=100,
     ...                           validation_data=x_test)
     """
-    x_train = _as_float32("x_train", x_train)
-    num_epochs = _check_positive_int("num_epochs", num_epochs)
-    batch_size = _check_positive_int("batch_size", batch_size)
-    learning_rate = _check_positive_number("learning_rate", learning_rate)
+    x_train = check_batch("x_train", x_train)
+    num_epochs = check_positive_int("num_epochs", num_epochs)
+    batch_size = check_positive_int("batch_size", batch_size)
+    learning_rate = check_positive_number("learning_rate", learning_rate)
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         learning_rate, decay_steps=num_epochs * steps_per_epoch
@@ -124,7 +97,7 @@ def fit_autoencoder(
     )
     validation = None
     if validation_data is not None:
-        x_val = _as_float32("validation_data", validation_data)
+        x_val = check_batch("validation_data", validation_data)
         validation = tf.data.Dataset.from_tensor_slices((x_val, x_val)).batch(1024)
     return model.fit(
         batches,
@@ -165,10 +138,10 @@ def fit_full_batch(
     >>> linear = build_linear_autoencoder(input_shape=(8, 8, 1), code_size=8)
     >>> history = fit_full_batch(linear, x_train)  # 3,000 steps, a few seconds
     """
-    x = _as_float32("x", x)
-    steps = _check_positive_int("steps", steps)
-    log_every = _check_positive_int("log_every", log_every)
-    learning_rate = _check_positive_number("learning_rate", learning_rate)
+    x = check_batch("x", x)
+    steps = check_positive_int("steps", steps)
+    log_every = check_positive_int("log_every", log_every)
+    learning_rate = check_positive_number("learning_rate", learning_rate)
     if steps % log_every:
         raise ValueError(
             "Expected steps to be a multiple of log_every. "
@@ -205,8 +178,8 @@ def reconstruction_mse(model, x, *, per_pixel=False, batch_size=1024):
     >>> reconstruction_mse(autoencoder, x_test)
     0.0118
     """
-    x = _as_float32("x", x)
-    batch_size = _check_positive_int("batch_size", batch_size)
+    x = check_batch("x", x)
+    batch_size = check_positive_int("batch_size", batch_size)
     # Direct calls rather than `model.predict`: no tf.function to trace for each
     # new model, which on small data is most of the cost (and TF warns about it).
     reconstructions = np.concatenate(
@@ -270,8 +243,8 @@ def code_size_sweep(
     ...     x_train, x_test, code_sizes=(2, 4, 8, 16))
     >>> sweep["test_mse"][2] / sweep["pca_mse"][2]  # at code_size=8
     """
-    x_train = _as_float32("x_train", x_train)
-    x_test = _as_float32("x_test", x_test)
+    x_train = check_batch("x_train", x_train)
+    x_test = check_batch("x_test", x_test)
     if not callable(build_fn):
         raise ValueError(
             f"Expected build_fn to be a function code_size -> model. "
@@ -284,7 +257,7 @@ def code_size_sweep(
         )
     if len(code_sizes) == 0:
         raise ValueError("Expected at least one code size. Received: code_sizes=()")
-    code_sizes = [_check_positive_int("code_size", k) for k in code_sizes]
+    code_sizes = [check_positive_int("code_size", k) for k in code_sizes]
     result = {
         "code_sizes": code_sizes,
         "train_mse": [],
