@@ -534,6 +534,49 @@ def build_conv_encoder(
     return keras.Model(inputs, code, name=name)
 
 
+def conv_upsampling_stack(
+    x, start_size, channels, *, filters, kernel_size, activation, output_activation
+):
+    """The layers of a convolutional decoder, from a vector to an image.
+
+    Dense to a `start_size` grid of `filters[0]` maps, then one stride-2
+    `Conv2DTranspose` per entry of `filters` (each doubles height and width),
+    then a `Conv2D` to `channels` with `output_activation`. Shared by the
+    autoencoder and VAE decoders.
+
+    Args:
+        x: A Keras tensor `(batch, d)`.
+        start_size: `(height, width)` of the first grid.
+        channels: Channels of the output image.
+        filters, kernel_size, activation, output_activation: As in
+            `build_conv_decoder`.
+
+    Returns:
+        The output Keras tensor `(batch, H, W, channels)`.
+    """
+    height, width = start_size
+    x = keras.layers.Dense(
+        height * width * filters[0], activation=activation, name="dense"
+    )(x)
+    x = keras.layers.Reshape((height, width, filters[0]), name="reshape")(x)
+    for i, num_filters in enumerate(filters, start=1):
+        x = keras.layers.Conv2DTranspose(
+            num_filters,
+            kernel_size,
+            strides=2,
+            padding="same",
+            activation=activation,
+            name=f"deconv_{i}",
+        )(x)
+    return keras.layers.Conv2D(
+        channels,
+        kernel_size,
+        padding="same",
+        activation=output_activation,
+        name="pixels",
+    )(x)
+
+
 def build_conv_decoder(
     output_shape=(28, 28, 1),
     code_size=16,
@@ -578,26 +621,15 @@ def build_conv_decoder(
     _check_activation("activation", activation)
     _check_activation("output_activation", output_activation)
     codes = keras.Input(shape=(code_size,), name="code")
-    x = keras.layers.Dense(
-        height * width * filters[0], activation=activation, name="dense"
-    )(codes)
-    x = keras.layers.Reshape((height, width, filters[0]), name="reshape")(x)
-    for i, num_filters in enumerate(filters, start=1):
-        x = keras.layers.Conv2DTranspose(
-            num_filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            activation=activation,
-            name=f"deconv_{i}",
-        )(x)
-    outputs = keras.layers.Conv2D(
+    outputs = conv_upsampling_stack(
+        codes,
+        (height, width),
         output_shape[-1],
-        kernel_size,
-        padding="same",
-        activation=output_activation,
-        name="pixels",
-    )(x)
+        filters=filters,
+        kernel_size=kernel_size,
+        activation=activation,
+        output_activation=output_activation,
+    )
     return keras.Model(codes, outputs, name=name)
 
 

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from keras_ae._checks import check_positive_int, check_shape, check_spatial_shape
-from keras_ae.autoencoders import _check_activation
+from keras_ae.autoencoders import _check_activation, conv_upsampling_stack
 
 __all__ = ["build_vae_encoder", "build_vae_decoder"]
 
@@ -187,24 +187,13 @@ def build_vae_decoder(
         )(x)
         outputs = keras.layers.Reshape(output_shape, name="reshape")(x)
         return keras.Model(inputs, outputs, name=name)
-    x = keras.layers.Dense(
-        height * width * conv_filters[0], activation=activation, name="dense"
-    )(x)
-    x = keras.layers.Reshape((height, width, conv_filters[0]), name="reshape")(x)
-    for i, filters in enumerate(conv_filters, start=1):
-        x = keras.layers.Conv2DTranspose(
-            filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            activation=activation,
-            name=f"deconv_{i}",
-        )(x)
-    outputs = keras.layers.Conv2D(
+    outputs = conv_upsampling_stack(
+        x,
+        (height, width),
         output_shape[-1],
-        kernel_size,
-        padding="same",
-        activation=output_activation,
-        name="pixels",
-    )(x)
+        filters=conv_filters,
+        kernel_size=kernel_size,
+        activation=activation,
+        output_activation=output_activation,
+    )
     return keras.Model(inputs, outputs, name=name)
