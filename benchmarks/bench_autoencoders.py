@@ -270,6 +270,14 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer samples, rounds")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument(
+        "--code-sizes",
+        type=int,
+        nargs="+",
+        default=[32, 128],
+        help="code units of the contractive encoder (batch_jacobian's cost grows "
+        "with them, the closed form's hardly)",
+    )
     args = parser.parse_args()
     rounds = args.rounds or (3 if args.quick else 7)
     num_samples = 2048 if args.quick else 8192
@@ -286,7 +294,8 @@ def main():
     )
     throughput_table(x, rounds, args.batch_size)
     # Always 64 steps per epoch, so the per-epoch overhead stays small per step.
-    jacobian_table(rounds, args.batch_size, 64 * args.batch_size)
+    for code_size in args.code_sizes:
+        jacobian_table(rounds, args.batch_size, 64 * args.batch_size, code_size)
 
 
 if __name__ == "__main__":
