@@ -1,0 +1,95 @@
+import io
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_ae import applications
+
+
+def _smooth_images(n=6, size=16, channels=1, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = np.linspace(0, 1, size)[:, None]
+    cols = np.linspace(0, 1, size)[None, :]
+    images = []
+    for _ in range(n):
+        a, b, c = rng.uniform(0.2, 0.8, 3)
+        base = 0.5 + 0.3 * np.sin(6 * a * rows + 4 * b * cols + c)
+        images.append(np.repeat(base[..., None], channels, axis=-1))
+    return np.clip(np.array(images, "float32"), 0, 1)
+
+
+def test_quantize_round_trip_matches_closed_form():
+    values = np.array([-1.0, -0.25, 0.1, 0.5, 2.0])
+    levels, low, high = applications.quantize(values, bits=2, low=-1.0, high=0.5)
+    # 2 bits: levels 0..3 over [-1, 0.5], step 0.5; 2.0 is clipped to 0.5.
+    np.testing.assert_array_equal(levels, [0, 2, 2, 3, 3])
+    np.testing.assert_allclose(
+        applications.dequantize(levels, 2, low, high), [-1.0, 0.0, 0.0, 0.5, 0.5]
+    )
+    values = np.random.default_rng(0).normal(size=1000)
+    levels, low, high = applications.quantize(values, bits=8)
+    assert levels.min() == 0 and levels.max() == 255
+    error = np.abs(applications.dequantize(levels, 8, low, high) - values)
+    assert error.max() <= (high - low) / 255 / 2 + 1e-6
+
+
+def test_quantize_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="bits"):
+        applications.quantize([0.0, 1.0], bits=0)
+    with pytest.raises(ValueError, match="high > low"):
+        applications.quantize([1.0, 1.0])
+
+
+def test_jpeg_roundtrip_matches_pillow_on_the_mosaic():
+    images = _smooth_images()
+    decoded, size = applications.jpeg_roundtrip(images, quality=50)
+    pixels = np.rint(images * 255).astype("uint8").reshape(-1, 16)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(
+        buffer, format="JPEG", quality=50, optimize=True, subsampling=0
+    )
+    assert size == buffer.tell() / len(images)
+    buffer.seek(0)
+    expected = np.asarray(Image.open(buffer), "float32").reshape(images.shape) / 255
+    np.testing.assert_array_equal(decoded, expected)
+    # Lossy but close on smooth images.
+    assert 0 < np.abs(decoded - images).mean() < 0.02
+
+
+def test_jpeg_at_byte_budget_is_the_best_quality_that_fits():
+    images = _smooth_images(n=8, channels=3)
+    _, size_high = applications.jpeg_roundtrip(images, 90)
+    _, size_low = applications.jpeg_roundtrip(images, 10)
+    budget = (size_high + size_low) / 2
+    decoded, size, quality = applications.jpeg_at_byte_budget(images, budget)
+    assert size <= budget
+    assert applications.jpeg_roundtrip(images, quality + 1)[1] > budget
+    np.testing.assert_array_equal(
+        decoded, applications.jpeg_roundtrip(images, quality)[0]
+    )
+    # A budget below quality 1 returns quality 1, over budget.
+    _, size, quality = applications.jpeg_at_byte_budget(images, 1)
+    assert quality == 1 and size > 1
+
+
+def test_spatial_parts_shapes_and_errors():
+    encoder = applications.build_spatial_encoder((16, 16, 1), (8, 8), 4)
+    assert tuple(encoder.output.shape) == (None, 4, 4, 4)
+    decoder = applications.build_spatial_decoder((4, 4, 4), 3, (8, 8))
+    assert tuple(decoder.output.shape) == (None, 16, 16, 3)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        applications.build_spatial_encoder((10, 10, 1), (8, 8))
+
+
+def test_colorizer_with_zero_offset_replicates_gray():
+    colorizer = applications.build_colorizer((16, 16, 1), filters=(4, 4))
+    pixels = colorizer.get_layer("decoder").get_layer("pixels")
+    kernel, bias = pixels.get_weights()
+    pixels.set_weights([np.zeros_like(kernel), np.zeros_like(bias)])
+    gray = _smooth_images(n=3)
+    rgb = keras.ops.convert_to_numpy(colorizer(gray))
+    np.testing.assert_allclose(rgb, np.repeat(gray, 3, axis=-1), atol=1e-6)
+    with pytest.raises(ValueError, match="one input channel"):
+        applications.build_colorizer((16, 16, 3))
