@@ -1,0 +1,488 @@
+"""Every model of the course trained with one budget, and measured the same way.
+
+`train_model(kind, x_train, y_train)` builds and trains one of `MODEL_KINDS`
+with the same number of epochs, batch size and seed handling as every other
+kind, and returns a `TrainedModel` that says what the model can do (encode,
+reconstruct, generate). `measure` then runs the protocols of
+`keras_ae.evaluation` that apply to it and returns one row of a comparison
+table; a protocol that does not apply (a GAN has no encoder, so no
+reconstruction, probe or reconstruction-based anomaly score) gives `None`.
+
+Example:
+    >>> trained = train_model("vae", x_train, y_train, num_epochs=40)
+    >>> row = measure(trained, x_train, y_train, x_test, y_test,
+    ...               classifier=get_classifier("digits"))
+"""
+
+import dataclasses
+import math
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_ae import evaluation
+from keras_ae.autoencoders import (
+    build_autoencoder,
+    build_conv_autoencoder,
+    build_dense_autoencoder,
+    build_dense_decoder,
+    build_dense_encoder,
+)
+from keras_ae.gan_builders import (
+    build_dcgan_discriminator,
+    build_dcgan_generator,
+    build_dense_discriminator,
+    build_dense_generator,
+)
+from keras_ae.gans import GAN, WGANGP, ConditionalGAN
+from keras_ae.regularizers import KLSparsity
+from keras_ae.training import ContractiveAutoencoder, DenoisingAutoencoder
+from keras_ae.utils import set_seed
+from keras_ae.vae import VAE
+from keras_ae.vae_builders import build_vae_decoder, build_vae_encoder
+
+__all__ = [
+    "MODEL_KINDS",
+    "FAMILIES",
+    "TrainedModel",
+    "train_model",
+    "measure",
+    "anomaly_auroc",
+    "summarize_seeds",
+]
+
+FAMILIES = {
+    "undercomplete": "autoencoder",
+    "denoising": "autoencoder",
+    "sparse": "autoencoder",
+    "contractive": "autoencoder",
+    "convolutional": "autoencoder",
+    "vae": "vae",
+    "beta_vae": "vae",
+    "dense_gan": "gan",
+    "dcgan": "gan",
+    "conditional_gan": "gan",
+    "wgan_gp": "gan",
+}
+MODEL_KINDS = tuple(FAMILIES)
+
+HIDDEN_UNITS = (128, 64)  # every dense network, from the image side
+SPARSE_CODE_FACTOR = 8  # a sparse code is overcomplete: 8 times code_size
+BETA = 2.0  # KL weight of the beta-VAE (4 collapses the posterior on 8x8 digits)
+GAN_LEARNING_RATE = 1e-3
+
+
+@dataclasses.dataclass
+class TrainedModel:
+    """A trained model of one kind and what it can do.
+
+    Attributes:
+        kind: One of `MODEL_KINDS`.
+        family: `"autoencoder"`, `"vae"` or `"gan"`.
+        model: The trained `keras.Model`.
+        encoder: Model mapping images to codes (a VAE's gives
+            `[z_mean, z_log_var]`), or None (GANs).
+        generate: Function `(num_images, seed) -> images` drawing new images,
+            or None (deterministic autoencoders). A conditional GAN draws an
+            equal number of each class.
+        num_params: Number of trained weights (both networks of a GAN).
+        train_seconds: Wall-clock seconds of training.
+        num_epochs: Passes over the training images.
+        code_size: Size of the code or latent vector.
+    """
+
+    kind: str
+    family: str
+    model: keras.Model
+    encoder: object
+    generate: object
+    num_params: int
+    train_seconds: float
+    num_epochs: int
+    code_size: int
+
+
+def _check_kind(kind):
+    if kind not in FAMILIES:
+        raise ValueError(f"Expected kind in {MODEL_KINDS}. Received: kind={kind!r}")
+
+
+def _dataset(arrays, batch_size, seed):
+    num_images = len(arrays[0] if isinstance(arrays, tuple) else arrays)
+    return (
+        tf.data.Dataset.from_tensor_slices(arrays)
+        .shuffle(num_images, seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def _dense_parts(image_shape, code_size, code_activation=None, regularizer=None):
+    inputs = keras.Input(shape=image_shape)
+    x = keras.layers.Flatten()(inputs)
+    for units in HIDDEN_UNITS:
+        x = keras.layers.Dense(units, activation="relu")(x)
+    codes = keras.layers.Dense(
+        code_size,
+        activation=code_activation,
+        activity_regularizer=regularizer,
+        name="code",
+    )(x)
+    encoder = keras.Model(inputs, codes, name="encoder")
+    decoder = build_dense_decoder(
+        output_shape=image_shape, code_size=code_size, hidden_units=HIDDEN_UNITS[::-1]
+    )
+    return encoder, decoder
+
+
+def _build_autoencoder(kind, image_shape, code_size, seed):
+    if kind == "undercomplete":
+        return build_dense_autoencoder(
+            input_shape=image_shape, code_size=code_size, hidden_units=HIDDEN_UNITS
+        )
+    if kind == "convolutional":
+        return build_conv_autoencoder(
+            input_shape=image_shape, code_size=code_size, filters=(16, 32)
+        )
+    if kind == "denoising":
+        encoder = build_dense_encoder(
+            input_shape=image_shape, code_size=code_size, hidden_units=HIDDEN_UNITS
+        )
+        decoder = build_dense_decoder(
+            output_shape=image_shape,
+            code_size=code_size,
+            hidden_units=HIDDEN_UNITS[::-1],
+        )
+        return DenoisingAutoencoder(
+            encoder, decoder, noise="gaussian", noise_level=0.2, seed=seed
+        )
+    if kind == "sparse":
+        encoder, decoder = _dense_parts(
+            image_shape,
+            SPARSE_CODE_FACTOR * code_size,
+            code_activation="sigmoid",
+            regularizer=KLSparsity(rho=0.05, beta=0.01),
+        )
+        return build_autoencoder(encoder, decoder)
+    # contractive: the undercomplete architecture, sigmoid code, Jacobian penalty
+    encoder, decoder = _dense_parts(image_shape, code_size, code_activation="sigmoid")
+    return ContractiveAutoencoder(encoder, decoder, contractive_weight=1e-4)
+
+
+def _build_gan(kind, image_shape, latent_dim, num_classes, seed):
+    if kind == "dcgan":
+        return GAN(
+            build_dcgan_generator(latent_dim, image_shape, filters=(32, 16)),
+            build_dcgan_discriminator(image_shape, filters=(16, 32)),
+            label_smoothing=0.1,
+            seed=seed,
+        )
+    classes = num_classes if kind == "conditional_gan" else None
+    generator = build_dense_generator(
+        latent_dim, image_shape, hidden_units=HIDDEN_UNITS[::-1], num_classes=classes
+    )
+    if kind == "wgan_gp":
+        critic = build_dense_discriminator(
+            image_shape, hidden_units=HIDDEN_UNITS, dropout=0.0
+        )
+        return WGANGP(generator, critic, critic_steps=5, gp_weight=10.0, seed=seed)
+    discriminator = build_dense_discriminator(
+        image_shape, hidden_units=HIDDEN_UNITS, num_classes=classes
+    )
+    model_class = ConditionalGAN if classes else GAN
+    return model_class(generator, discriminator, label_smoothing=0.1, seed=seed)
+
+
+def train_model(
+    kind,
+    x_train,
+    y_train=None,
+    *,
+    code_size=8,
+    latent_dim=16,
+    num_epochs=40,
+    batch_size=64,
+    learning_rate=3e-3,
+    seed=0,
+):
+    """Builds and trains one model of the course with the shared budget.
+
+    Every kind makes `num_epochs` passes over `x_train` in mini-batches of
+    `batch_size` (one epoch runs as one call into TensorFlow). Autoencoders and
+    VAEs use Adam with a cosine decay from `learning_rate`; GANs use Adam with
+    `beta_1=0.5` at a constant `GAN_LEARNING_RATE` for both networks (a WGAN-GP
+    makes 5 critic updates per batch, so its epochs cost more). Dense networks
+    have hidden layers `HIDDEN_UNITS`; a sparse autoencoder has an overcomplete
+    sigmoid code `SPARSE_CODE_FACTOR * code_size` with a KL sparsity penalty.
+
+    Args:
+        kind: One of `MODEL_KINDS`.
+        x_train: Training images `(N, H, W, C)` in [0, 1].
+        y_train: Integer labels `(N,)`, needed by `"conditional_gan"` only.
+        code_size: Code size of the autoencoders, latent size of the VAEs.
+        latent_dim: Noise size of the GANs.
+        num_epochs: Passes over `x_train`, > 0.
+        batch_size: Images per step, > 0.
+        learning_rate: Initial step size of the autoencoders and VAEs.
+        seed: Seed set before building, and seed of the shuffling and noise.
+
+    Returns:
+        A `TrainedModel`.
+
+    Example:
+        >>> trained = train_model("dcgan", x_train, num_epochs=40)
+        >>> images = trained.generate(100, seed=0)
+    """
+    _check_kind(kind)
+    for name, value in (
+        ("code_size", code_size),
+        ("latent_dim", latent_dim),
+        ("num_epochs", num_epochs),
+        ("batch_size", batch_size),
+    ):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"Expected {name} > 0. Received: {name}={value!r}")
+    x_train = np.asarray(x_train, dtype="float32")
+    if kind == "conditional_gan" and y_train is None:
+        raise ValueError("Expected y_train for kind='conditional_gan'. Received: None")
+    family = FAMILIES[kind]
+    image_shape = x_train.shape[1:]
+    steps = math.ceil(len(x_train) / batch_size)
+    set_seed(seed)
+    if family == "gan":
+        num_classes = int(np.max(y_train)) + 1 if y_train is not None else None
+        model = _build_gan(kind, image_shape, latent_dim, num_classes, seed)
+
+        def optimizer():
+            return keras.optimizers.Adam(GAN_LEARNING_RATE, beta_1=0.5, beta_2=0.9)
+
+        model.compile(
+            d_optimizer=optimizer(), g_optimizer=optimizer(), steps_per_execution=steps
+        )
+        if kind == "conditional_gan":
+            arrays = (x_train, np.asarray(y_train, "int64"))
+        else:
+            arrays = x_train
+        encoder, size = None, latent_dim
+    else:
+        schedule = keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=num_epochs * steps
+        )
+        if family == "vae":
+            model = VAE(
+                build_vae_encoder(image_shape, latent_dim=code_size),
+                build_vae_decoder(image_shape, latent_dim=code_size),
+                beta=BETA if kind == "beta_vae" else 1.0,
+                seed=seed,
+            )
+            model.compile(
+                optimizer=keras.optimizers.Adam(schedule), steps_per_execution=steps
+            )
+            arrays = x_train
+        else:
+            model = _build_autoencoder(kind, image_shape, code_size, seed)
+            loss = None if kind == "contractive" else "mse"
+            model.compile(
+                optimizer=keras.optimizers.Adam(schedule),
+                loss=loss,
+                steps_per_execution=steps,
+            )
+            arrays = (x_train, x_train)
+        encoder = model.encoder if hasattr(model, "encoder") else None
+        if encoder is None:
+            encoder = model.get_layer("encoder")
+        size = code_size if kind != "sparse" else SPARSE_CODE_FACTOR * code_size
+    start = time.monotonic()
+    model.fit(
+        _dataset(arrays, batch_size, seed), epochs=num_epochs, shuffle=False, verbose=0
+    )
+    seconds = time.monotonic() - start
+    return TrainedModel(
+        kind=kind,
+        family=family,
+        model=model,
+        encoder=encoder,
+        generate=_generator_of(kind, model),
+        num_params=int(model.count_params()),
+        train_seconds=seconds,
+        num_epochs=num_epochs,
+        code_size=size,
+    )
+
+
+def _generator_of(kind, model):
+    family = FAMILIES[kind]
+    if family == "vae":
+        return lambda num_images, seed=None: np.asarray(model.sample(num_images, seed))
+    if kind == "conditional_gan":
+
+        def generate(num_images, seed=None):
+            labels = np.arange(num_images) % model.num_classes
+            return np.asarray(model.generate(labels, seed=seed))
+
+        return generate
+    if family == "gan":
+        return lambda num_images, seed=None: np.asarray(
+            model.generate(num_images, seed=seed)
+        )
+    return None
+
+
+def measure(
+    trained,
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    *,
+    classifier=None,
+    num_generated=None,
+    seed=0,
+):
+    """Measures a `TrainedModel` with every protocol that applies to it.
+
+    - Reconstruction (autoencoders and VAEs; a VAE decodes its posterior mean):
+      `mse`, `psnr` (dB), `ssim` on `x_test`.
+    - Linear probe (models with an encoder): `probe_codes`, `probe_pixels`,
+      `probe_pca` (PCA codes of the same size), test accuracies.
+    - Samples (VAEs and GANs, if `classifier` is given):
+      `frechet_distance` of `num_generated` samples against `x_test`,
+      `real_floor` (the first `num_generated` training images against
+      `x_test`), `num_covered` classes and `effective_classes`.
+
+    Args:
+        trained: A `TrainedModel` from `train_model`.
+        x_train: Training images; y_train: their labels.
+        x_test: Test images; y_test: their labels.
+        classifier: The course's classifier (`keras_ae.classifier`), or None
+            to skip the sample measurements.
+        num_generated: Images generated; default `len(x_test)`.
+        seed: Seed of the generated images.
+
+    Returns:
+        A dict with the keys above (None where a protocol does not apply) and
+        `model`, `family`, `params`, `train_s`, `epochs`, `code_size`.
+
+    Example:
+        >>> measure(train_model("undercomplete", x_train), x_train, y_train,
+        ...         x_test, y_test)["mse"]
+        0.0128
+    """
+    if not isinstance(trained, TrainedModel):
+        raise ValueError(f"Expected a TrainedModel. Received: {trained!r}")
+    row = {
+        "model": trained.kind,
+        "family": trained.family,
+        "params": trained.num_params,
+        "train_s": trained.train_seconds,
+        "epochs": trained.num_epochs,
+        "code_size": trained.code_size,
+    }
+    keys = ("mse", "psnr", "ssim", "probe_codes", "probe_pixels", "probe_pca")
+    row.update(dict.fromkeys(keys))
+    if trained.encoder is not None:
+        row.update(evaluation.reconstruction_report(trained.model, x_test))
+        probe = evaluation.probe_comparison(
+            trained.encoder, x_train, y_train, x_test, y_test
+        )
+        row.update(
+            probe_codes=probe["codes"],
+            probe_pixels=probe["pixels"],
+            probe_pca=probe["pca"],
+        )
+    sample_keys = ("frechet_distance", "real_floor", "num_covered", "effective_classes")
+    row.update(dict.fromkeys(sample_keys))
+    if trained.generate is not None and classifier is not None:
+        num_generated = len(x_test) if num_generated is None else int(num_generated)
+        generated = np.clip(trained.generate(num_generated, seed), 0.0, 1.0)
+        quality = evaluation.sample_quality(
+            classifier, generated, x_test, x_train[:num_generated]
+        )
+        row.update({key: quality[key] for key in sample_keys})
+    return row
+
+
+def anomaly_auroc(kind, x_train, y_train, x_test, y_test, classes, **train_kwargs):
+    """One-class anomaly AUROC of one model kind (`one_class_protocol`).
+
+    For each normal class a fresh model of `kind` is trained with
+    `train_model(kind, ..., **train_kwargs)` on that class's training images.
+    Autoencoders score a test image by its reconstruction error, VAEs by
+    minus its ELBO (`negative_elbo_scores`). GANs have no encoder, so no score
+    of this kind: the result is None.
+
+    Args:
+        kind: One of `MODEL_KINDS`.
+        x_train: Training images; y_train: their labels.
+        x_test: Test images; y_test: their labels.
+        classes: The normal classes to run.
+        **train_kwargs: Passed to `train_model` (`num_epochs`, `seed`, ...).
+
+    Returns:
+        The dict of `one_class_protocol` (`per_class`, `mean`), or None.
+
+    Example:
+        >>> anomaly_auroc("undercomplete", x_train, y_train, x_test, y_test,
+        ...               classes=(0, 1), num_epochs=40)["mean"]
+        0.95
+    """
+    _check_kind(kind)
+    family = FAMILIES[kind]
+    if family == "gan":
+        return None
+    score = "reconstruction"
+    if family == "vae":
+
+        def score(vae, x):
+            return evaluation.negative_elbo_scores(vae, x)
+
+    seed = train_kwargs.get("seed", 0)
+    return evaluation.one_class_protocol(
+        lambda x_normal: train_model(kind, x_normal, **train_kwargs).model,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        classes=classes,
+        score=score,
+        seed=seed,
+    )
+
+
+def summarize_seeds(rows):
+    """Merges the rows of one model trained with several seeds into one row.
+
+    Args:
+        rows: Rows of `measure` for the same model, one per seed.
+
+    Returns:
+        The first row's `model` and `family`, the mean over the seeds of every
+        number (None where no seed has one), `mse_std` and `fd_std` (standard
+        deviations over the seeds of the test MSE and the Frechet distance; None
+        with fewer than 2 values) and `seeds` (the number of rows).
+
+    Example:
+        >>> summarize_seeds([measure(train_model("vae", x_train, seed=s), ...)
+        ...                  for s in (0, 1, 2)])["fd_std"]
+        0.8
+    """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("Expected at least one row. Received: rows=[]")
+
+    def values(key):
+        return [row[key] for row in rows if row.get(key) is not None]
+
+    summary = {"model": rows[0]["model"], "family": rows[0]["family"]}
+    for key, value in rows[0].items():
+        if key in summary or isinstance(value, str):
+            continue
+        found = values(key)
+        summary[key] = float(np.mean(found)) if found else None
+    for key, name in (("mse", "mse_std"), ("frechet_distance", "fd_std")):
+        found = values(key)
+        summary[name] = float(np.std(found)) if len(found) > 1 else None
+    summary["seeds"] = len(rows)
+    return summary
