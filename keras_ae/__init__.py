@@ -5,6 +5,9 @@ Each module holds one topic: `data` (data sets and corruptions), `devices`
 the model modules the notebooks build on.
 """
 
+import contextlib
+import importlib.abc
+import importlib.util
 import os
 import sys
 
@@ -14,33 +17,59 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _import_tensorflow_quietly():
-    """Imports TensorFlow and lists its devices with file descriptor 2 silenced.
-
-    TensorFlow's C++ start-up lines (oneDNN, CUDA stubs, cuInit on a machine
-    without a GPU) are written before absl logging starts, so
-    TF_CPP_MIN_LOG_LEVEL cannot hide them, and in a notebook they bury the
-    first cell's output. Python exceptions still propagate as usual.
-    """
-    if "tensorflow" in sys.modules or os.environ.get("KERAS_AE_VERBOSE_TF"):
-        return
+@contextlib.contextmanager
+def _file_descriptor_2_silenced():
     try:
         saved = os.dup(2)
     except OSError:  # no usable file descriptor 2 (some embedded interpreters)
+        yield
         return
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
 
 
-_import_tensorflow_quietly()
+class _QuietTensorFlowLoader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        with _file_descriptor_2_silenced():
+            self._loader.exec_module(module)
+            module.config.list_physical_devices()  # the cuInit line, if any
+
+
+class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
+    """Silences file descriptor 2 while TensorFlow is first imported.
+
+    TensorFlow's C++ start-up lines (oneDNN, CUDA stubs, cuInit on a machine
+    without a GPU) are written before absl logging starts, so
+    TF_CPP_MIN_LOG_LEVEL cannot hide them, and in a notebook they bury the
+    first cell's output. The import itself stays lazy: `keras_ae.course` and
+    the command line do not pay for TensorFlow until something imports it.
+    Python exceptions still propagate as usual.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # once only, and find_spec below skips us
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietTensorFlowLoader(spec.loader)
+        return spec
+
+
+if "tensorflow" not in sys.modules and not os.environ.get("KERAS_AE_VERBOSE_TF"):
+    sys.meta_path.insert(0, _QuietTensorFlowFinder())
 
 __version__ = "0.1.0"
 REPOSITORY_URL = "https://github.com/keras-ae/keras-ae"
