@@ -1,0 +1,657 @@
+"""Training recipes and comparisons for the four GAN types of the course.
+
+- `build_gan(kind, ...)`: a dense GAN, a DCGAN, a conditional GAN or a WGAN-GP
+  (`GAN_KINDS`), built from `keras_ae.gan_builders` with the architectures the
+  course uses on small images; `compile_gan` gives it its two Adam optimizers.
+- `train_gan` trains one of them from a seed and times it; `train_gans` trains
+  several types over several seeds in one call (a stability check), and
+  `stability_rows` turns those runs into table rows.
+- `BatchHistory` records each batch's own losses, which the epoch means that
+  Keras logs smooth away.
+- `generate_images` samples any of them the same way (a conditional GAN gets
+  the labels 0, 1, 2, ... in turn), `sample_report` judges an unconditional
+  GAN's samples with a classifier (class coverage, Frechet distance),
+  `conditional_accuracy` measures how often a classifier recognises the class a
+  conditional GAN was asked for, and `plot_class_histograms` draws the classes
+  a classifier sees in the samples of several models.
+
+Example:
+    >>> run = train_gan("dense", x_train, num_epochs=100, seed=0)
+    >>> images, _ = generate_images(run.model, 1000, seed=1)
+    >>> class_histogram(get_classifier("digits"), images)
+"""
+
+import dataclasses
+import math
+import time
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+
+from keras_ae._checks import check_positive_int, check_shape, check_units
+from keras_ae.gan_builders import (
+    build_dcgan_discriminator,
+    build_dcgan_generator,
+    build_dense_discriminator,
+    build_dense_generator,
+)
+from keras_ae.gans import GAN, WGANGP, ConditionalGAN
+from keras_ae.utils import set_seed
+
+__all__ = [
+    "GAN_KINDS",
+    "BatchHistory",
+    "GanRun",
+    "build_gan",
+    "compile_gan",
+    "train_gan",
+    "train_gans",
+    "stability_rows",
+    "nonfinite_metrics",
+    "generate_images",
+    "conditional_accuracy",
+    "sample_report",
+    "plot_class_histograms",
+]
+
+GAN_KINDS = ("dense", "dcgan", "conditional", "wgan_gp")
+
+
+def _check_kind(kind):
+    if kind not in GAN_KINDS:
+        raise ValueError(
+            f"Expected kind to be one of {GAN_KINDS}. Received: kind={kind!r}"
+        )
+    return kind
+
+
+def _check_positive_number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise ValueError(f"Expected {name} to be a number. Received: {name}={value!r}")
+    if not value > 0:
+        raise ValueError(f"Expected {name} > 0. Received: {name}={value!r}")
+    return float(value)
+
+
+def build_gan(
+    kind,
+    image_shape=(8, 8, 1),
+    latent_dim=32,
+    num_classes=10,
+    label_smoothing=0.1,
+    dense_units=(128, 256),
+    generator_filters=(32, 16),
+    discriminator_filters=(32, 64),
+    generator_negative_slope=0.2,
+    critic_steps=3,
+    gp_weight=10.0,
+    seed=0,
+):
+    """Builds one of the course's four GAN types, uncompiled.
+
+    - `"dense"`: `GAN` with a dense generator (hidden layers `dense_units`,
+      batch normalization, LeakyReLU) and a dense discriminator (the same
+      units in reverse order, LeakyReLU, dropout 0.3).
+    - `"dcgan"`: `GAN` with a DCGAN generator (transposed convolutions with
+      `generator_filters`, batch normalization, LeakyReLU with slope
+      `generator_negative_slope`) and a convolutional discriminator (strided
+      convolutions with `discriminator_filters`, LeakyReLU, dropout 0.3).
+    - `"conditional"`: `ConditionalGAN` with the dense networks of `"dense"`,
+      both given the one-hot class label as a second input.
+    - `"wgan_gp"`: `WGANGP` with the dense networks of `"dense"`; the critic
+      has no dropout, so that the gradient penalty sees one fixed function.
+
+    Args:
+        kind: One of `GAN_KINDS`.
+        image_shape: `(height, width, channels)` of the images; for `"dcgan"`
+            height and width must be divisible by `2 ** len(generator_filters)`.
+        latent_dim: Size of the latent (noise) vectors.
+        num_classes: Number of classes (used by `"conditional"` only).
+        label_smoothing: One-sided label smoothing of `GAN` and
+            `ConditionalGAN` (unused by `"wgan_gp"`).
+        dense_units: Hidden units of the dense generators, from the latent side.
+        generator_filters: Filters of the DCGAN generator's upsampling stages.
+        discriminator_filters: Filters of the DCGAN discriminator's stages.
+        generator_negative_slope: Slope of the DCGAN generator's LeakyReLU for
+            negative inputs; 0 gives the ReLU of the DCGAN paper, which on the
+            8x8 digits collapsed onto one or two digits in the course's runs.
+        critic_steps: Critic updates per generator update (`"wgan_gp"`).
+        gp_weight: Weight of the gradient penalty (`"wgan_gp"`).
+        seed: Seed of the model's latent noise.
+
+    Returns:
+        An uncompiled `GAN`, `ConditionalGAN` or `WGANGP`.
+
+    Example:
+        >>> gan = build_gan("dcgan", image_shape=(8, 8, 1))
+        >>> gan.generator.output_shape
+        (None, 8, 8, 1)
+    """
+    _check_kind(kind)
+    image_shape = check_shape("image_shape", image_shape, rank=3)
+    dense_units = check_units("dense_units", dense_units, "(128, 256)")
+    check_positive_int("latent_dim", latent_dim)
+    check_positive_int("num_classes", num_classes)
+    reversed_units = tuple(reversed(dense_units))
+    if kind == "dcgan":
+        generator = build_dcgan_generator(
+            latent_dim,
+            image_shape,
+            filters=generator_filters,
+            negative_slope=generator_negative_slope,
+        )
+        discriminator = build_dcgan_discriminator(
+            image_shape, filters=discriminator_filters
+        )
+        return GAN(generator, discriminator, label_smoothing=label_smoothing, seed=seed)
+    classes = num_classes if kind == "conditional" else None
+    generator = build_dense_generator(
+        latent_dim, image_shape, hidden_units=dense_units, num_classes=classes
+    )
+    if kind == "wgan_gp":
+        critic = build_dense_discriminator(
+            image_shape, hidden_units=reversed_units, dropout=0.0, name="critic"
+        )
+        return WGANGP(
+            generator,
+            critic,
+            critic_steps=critic_steps,
+            gp_weight=gp_weight,
+            seed=seed,
+        )
+    discriminator = build_dense_discriminator(
+        image_shape, hidden_units=reversed_units, num_classes=classes
+    )
+    model_class = ConditionalGAN if kind == "conditional" else GAN
+    return model_class(
+        generator, discriminator, label_smoothing=label_smoothing, seed=seed
+    )
+
+
+def compile_gan(model, learning_rate=2e-4, d_learning_rate=None):
+    """Compiles a GAN with one Adam optimizer per network, and returns it.
+
+    Both use `beta_1=0.5`, as in the DCGAN paper (Radford et al., 2016); a
+    `WGANGP` also gets `beta_2=0.9`, as in Gulrajani et al. (2017).
+
+    Args:
+        model: A `GAN`, `ConditionalGAN` or `WGANGP`.
+        learning_rate: The generator's step size.
+        d_learning_rate: The discriminator's (or critic's) step size; default
+            `learning_rate`. A larger one lets the discriminator keep up with
+            the generator (the "two time-scale" rule of Heusel et al., 2017).
+
+    Returns:
+        The model, compiled.
+    """
+    learning_rate = _check_positive_number("learning_rate", learning_rate)
+    if d_learning_rate is None:
+        d_learning_rate = learning_rate
+    d_learning_rate = _check_positive_number("d_learning_rate", d_learning_rate)
+    betas = {"beta_1": 0.5}
+    if isinstance(model, WGANGP):
+        betas["beta_2"] = 0.9
+    model.compile(
+        d_optimizer=keras.optimizers.Adam(d_learning_rate, **betas),
+        g_optimizer=keras.optimizers.Adam(learning_rate, **betas),
+    )
+    return model
+
+
+class BatchHistory(keras.callbacks.Callback):
+    """Records the metric values of every training batch, not the running means.
+
+    Keras logs, after step `k` of an epoch, the running mean `m_k` of the
+    values of steps 1 to `k` (the models' `keras.metrics.Mean` trackers start
+    again every epoch). This callback recovers the value of each step as
+    `(k * m_k - j * m_j) / (k - j)`, with `j` the previous logged step: the
+    value of step `k` itself when every step is logged (the default
+    `steps_per_execution=1`), else the mean of the steps since the last log.
+
+    Args:
+        metrics: Names of the metrics to record (default: all logged ones).
+
+    Attributes:
+        history: Dict from metric name to the list of per-batch values, epoch
+            after epoch.
+        epochs: List of the (0-based) epoch of each recorded batch.
+        steps: List of the (1-based) step within its epoch of each recorded
+            batch. With `N` images and batch size `B`, step `ceil(N / B)` is a
+            smaller batch (`N mod B` images) when `B` does not divide `N`:
+            its losses are noisier.
+
+    Example:
+        >>> batches = BatchHistory(["d_loss", "g_loss"])
+        >>> gan.fit(x_train, epochs=20, callbacks=[batches], verbose=0)
+        >>> plt.plot(batches.history["d_loss"])
+    """
+
+    def __init__(self, metrics=None):
+        super().__init__()
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        self.metrics = None if metrics is None else list(metrics)
+        self.history = {}
+        self.epochs = []
+        self.steps = []
+        self._epoch = 0
+        self._previous_step = 0
+        self._previous_means = {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._previous_step = 0
+        self._previous_means = {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = batch + 1
+        steps = step - self._previous_step
+        if not logs or steps <= 0:
+            return
+        names = self.metrics if self.metrics is not None else list(logs)
+        for name in names:
+            if name not in logs:
+                continue
+            mean = float(logs[name])
+            previous = self._previous_means.get(name, 0.0)
+            value = (step * mean - self._previous_step * previous) / steps
+            self.history.setdefault(name, []).append(value)
+            self._previous_means[name] = mean
+        self.epochs.append(self._epoch)
+        self.steps.append(step)
+        self._previous_step = step
+
+
+@dataclasses.dataclass
+class GanRun:
+    """One training run: the model, its per-epoch history and its cost.
+
+    Attributes:
+        kind: The GAN type (one of `GAN_KINDS`).
+        seed: The seed the run started from.
+        num_epochs: Epochs trained.
+        model: The trained model.
+        history: Dict from metric name to its per-epoch values.
+        seconds: Wall-clock time of `fit`.
+        cpu_seconds: Processor time of `fit` (all threads of this process).
+    """
+
+    kind: str
+    seed: int
+    num_epochs: int
+    model: keras.Model
+    history: dict
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def finite(self):
+        """Whether every logged value of every epoch is finite (no NaN, no inf)."""
+        return not nonfinite_metrics(self.history)
+
+
+def nonfinite_metrics(history):
+    """Names of the metrics with a NaN or infinite value in any epoch.
+
+    Args:
+        history: A `keras.callbacks.History` or its `.history` dict.
+
+    Returns:
+        A sorted list of metric names, empty when every value is finite.
+    """
+    logs = getattr(history, "history", history)
+    return sorted(
+        name
+        for name, values in logs.items()
+        if not np.all(np.isfinite(np.asarray(values, dtype="float64")))
+    )
+
+
+def train_gan(
+    kind,
+    x_train,
+    y_train=None,
+    *,
+    num_epochs=100,
+    batch_size=64,
+    learning_rate=2e-4,
+    d_learning_rate=None,
+    seed=0,
+    callbacks=None,
+    **build_kwargs,
+):
+    """Seeds, builds, compiles and trains one GAN; returns a `GanRun`.
+
+    The same seed gives the same run on a given machine: it seeds Python,
+    NumPy and Keras (`keras_ae.utils.set_seed`) before the weights are drawn,
+    and the model's latent noise comes from its own seed generator.
+
+    Args:
+        kind: One of `GAN_KINDS`.
+        x_train: Training images `(N, H, W, C)` in [0, 1].
+        y_train: Integer labels `(N,)`; required for `"conditional"` only.
+        num_epochs: Number of passes over `x_train`.
+        batch_size: Real images per step (and as many fakes).
+        learning_rate: The generator's step size (see `compile_gan`).
+        d_learning_rate: The discriminator's step size; default `learning_rate`.
+        seed: Int >= 0.
+        callbacks: Optional list of Keras callbacks (`SampleGrid`, `EpochLogger`).
+        **build_kwargs: Passed to `build_gan` (e.g. `latent_dim`,
+            `label_smoothing`, `critic_steps`).
+
+    Returns:
+        A `GanRun`.
+
+    Example:
+        >>> run = train_gan("conditional", x_train, y_train, num_epochs=100)
+        >>> run.model.generate([7] * 10)
+    """
+    _check_kind(kind)
+    num_epochs = check_positive_int("num_epochs", num_epochs)
+    batch_size = check_positive_int("batch_size", batch_size)
+    x_train = np.asarray(x_train, dtype="float32")
+    if x_train.ndim != 4 or len(x_train) == 0:
+        raise ValueError(
+            "Expected x_train of shape (N, height, width, channels). "
+            f"Received: x_train.shape={x_train.shape}"
+        )
+    if kind == "conditional":
+        if y_train is None or len(y_train) != len(x_train):
+            received = None if y_train is None else f"{len(y_train)} labels"
+            raise ValueError(
+                f"Expected one label per image ({len(x_train)}) for a conditional "
+                f"GAN. Received: y_train={received}"
+            )
+        build_kwargs.setdefault("num_classes", int(np.max(y_train)) + 1)
+    set_seed(seed)
+    model = build_gan(kind, image_shape=x_train.shape[1:], seed=seed, **build_kwargs)
+    compile_gan(model, learning_rate=learning_rate, d_learning_rate=d_learning_rate)
+    data = (x_train, np.asarray(y_train)) if kind == "conditional" else (x_train,)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    history = model.fit(
+        *data,
+        epochs=num_epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    return GanRun(
+        kind=kind,
+        seed=int(seed),
+        num_epochs=num_epochs,
+        model=model,
+        history={name: list(values) for name, values in history.history.items()},
+        seconds=time.perf_counter() - start,
+        cpu_seconds=time.process_time() - cpu_start,
+    )
+
+
+def train_gans(
+    recipes, x_train, y_train=None, *, seeds=(0,), epoch_fraction=1.0, keep_models=True
+):
+    """Trains every GAN type of `recipes` once per seed (e.g. a stability check).
+
+    Args:
+        recipes: Dict from a kind of `GAN_KINDS` to the keyword arguments of
+            `train_gan` for it, e.g. `{"dense": {"num_epochs": 100}}`.
+        x_train: Training images.
+        y_train: Integer labels (needed if `recipes` has `"conditional"`).
+        seeds: Seeds to train each type from.
+        epoch_fraction: Train each recipe for `ceil(fraction * num_epochs)`
+            epochs (at least 1): a reduced budget per seed.
+        keep_models: Whether the returned runs keep their models (False frees
+            their memory; the histories and times stay).
+
+    Returns:
+        A list of `GanRun`, kind by kind in the order of `recipes`, each kind
+        seed by seed.
+
+    Example:
+        >>> runs = train_gans(recipes, x_train, y_train, seeds=(1, 2, 3),
+        ...                   epoch_fraction=0.25)
+        >>> all(run.finite for run in runs)
+    """
+    if not isinstance(recipes, dict) or not recipes:
+        raise ValueError(
+            "Expected recipes to be a non-empty dict of kind -> train_gan "
+            f"arguments. Received: recipes={recipes!r}"
+        )
+    for kind in recipes:
+        _check_kind(kind)
+    fraction = _check_positive_number("epoch_fraction", epoch_fraction)
+    runs = []
+    for kind, recipe in recipes.items():
+        recipe = dict(recipe)
+        full_epochs = recipe.pop("num_epochs", 100)
+        num_epochs = max(1, math.ceil(fraction * full_epochs))
+        for seed in seeds:
+            run = train_gan(
+                kind, x_train, y_train, num_epochs=num_epochs, seed=seed, **recipe
+            )
+            if not keep_models:
+                run.model = None
+            runs.append(run)
+    return runs
+
+
+def stability_rows(runs):
+    """One table row per run: kind, seed, epochs, time, and which losses blew up.
+
+    Args:
+        runs: `GanRun`s, e.g. from `train_gans`.
+
+    Returns:
+        A list of dicts with keys `kind`, `seed`, `epochs`, `seconds`,
+        `finite` (bool), `nonfinite` (names of the metrics with a NaN or inf,
+        comma-separated, or "") and `last` (the last epoch's values, as text).
+        Print them with `keras_ae.tables.to_markdown_table`.
+    """
+    rows = []
+    for run in runs:
+        last = ", ".join(
+            f"{name} {values[-1]:.3g}" for name, values in run.history.items()
+        )
+        rows.append(
+            {
+                "kind": run.kind,
+                "seed": run.seed,
+                "epochs": run.num_epochs,
+                "seconds": round(run.seconds, 1),
+                "finite": run.finite,
+                "nonfinite": ", ".join(nonfinite_metrics(run.history)),
+                "last": last,
+            }
+        )
+    return rows
+
+
+def generate_images(model, num_images, seed=0):
+    """Samples any of the course's GANs; returns `(images, labels)`.
+
+    A conditional GAN is asked for the classes `0, 1, ..., K - 1, 0, 1, ...`
+    in turn, so that every class gets `num_images / K` images (give a multiple
+    of K for exact equality); `labels` are those requested classes. For the
+    other GANs `labels` is None.
+
+    Args:
+        model: A trained `GAN`, `ConditionalGAN` or `WGANGP`.
+        num_images: How many images.
+        seed: Int: the same images every call.
+
+    Returns:
+        `(images, labels)`: a NumPy array `(num_images, H, W, C)` and a NumPy
+        array of ints or None.
+    """
+    num_images = check_positive_int("num_images", num_images)
+    if getattr(model, "conditional", False):
+        labels = np.arange(num_images) % model.num_classes
+        return model.generate(labels, seed=seed), labels
+    return model.generate(num_images, seed=seed), None
+
+
+def conditional_accuracy(classifier, model, num_images=1000, seed=0, batch_size=256):
+    """How often a classifier sees the class a conditional GAN was asked for.
+
+    Args:
+        classifier: A `keras.Model` mapping images to class probabilities,
+            e.g. `keras_ae.classifier.get_classifier()`.
+        model: A trained `ConditionalGAN`.
+        num_images: Images to generate, the classes in turn (see
+            `generate_images`).
+        seed: Seed of the latent noise.
+        batch_size: Images classified at once.
+
+    Returns:
+        A dict with `accuracy` (fraction of all images classified as their
+        requested class), `per_class` (that fraction for each requested class,
+        a NumPy array) and `confusion` (counts, rows the requested class,
+        columns the predicted one).
+
+    Example:
+        >>> conditional_accuracy(get_classifier("digits"), cgan)["accuracy"]
+    """
+    if not getattr(model, "conditional", False):
+        raise ValueError(
+            "Expected a conditional GAN (with num_classes and label inputs). "
+            f"Received: model={model!r}"
+        )
+    images, labels = generate_images(model, num_images, seed=seed)
+    probabilities = classifier.predict(images, batch_size=batch_size, verbose=0)
+    predicted = np.asarray(probabilities).argmax(axis=1)
+    num_classes = max(model.num_classes, probabilities.shape[1])
+    confusion = np.zeros((num_classes, num_classes), dtype="int64")
+    np.add.at(confusion, (labels, predicted), 1)
+    requested = confusion.sum(axis=1)
+    per_class = np.divide(
+        np.diag(confusion),
+        requested,
+        out=np.full(num_classes, np.nan),
+        where=requested > 0,
+    )
+    return {
+        "accuracy": float(np.mean(predicted == labels)),
+        "per_class": per_class,
+        "confusion": confusion,
+    }
+
+
+def sample_report(
+    classifier,
+    model,
+    x_real_test,
+    x_real_heldout,
+    num_images=1000,
+    low=0.05,
+    high=0.20,
+    seed=1,
+):
+    """Judges a GAN's samples with a classifier trained on real images.
+
+    Generates `num_images` images, and measures with the classifier which
+    classes they show (`keras_ae.classifier.class_histogram`, then
+    `keras_ae.evaluation.class_coverage`: mode collapse shows as classes near
+    0) and how far their features are from real ones
+    (`keras_ae.evaluation.sample_quality`, on as many generated images as
+    there are test images, so that the distance and its real-data floor are
+    computed from sets of the same size).
+
+    Args:
+        classifier: A `keras.Model` mapping images to class probabilities,
+            e.g. `keras_ae.classifier.get_classifier()`.
+        model: A trained `GAN` or `WGANGP` (a `ConditionalGAN` is sampled with
+            the classes in turn, see `generate_images`).
+        x_real_test: Real test images.
+        x_real_heldout: Other real images, at least as many as
+            `x_real_test`, for the floor of the Frechet distance.
+        num_images: Images to generate, >= `len(x_real_test)`.
+        low: Lowest fraction of the samples every class should get.
+        high: Highest fraction any class should get.
+        seed: Seed of the latent noise.
+
+    Returns:
+        A dict with `images` (the generated images), `histogram` (fraction
+        per class), `smallest` and `largest` (its extremes), `met` (bool:
+        every fraction in `[low, high]`), `frechet_distance` and `real_floor`.
+
+    Example:
+        >>> report = sample_report(classifier, gan, x_test, x_train[:450])
+        >>> report["met"], report["smallest"]
+    """
+    from keras_ae.classifier import class_histogram
+    from keras_ae.evaluation import class_coverage, sample_quality
+
+    num_test = len(x_real_test)
+    if num_images < num_test or len(x_real_heldout) < num_test:
+        raise ValueError(
+            f"Expected num_images and len(x_real_heldout) >= len(x_real_test) "
+            f"({num_test}). Received: num_images={num_images}, "
+            f"len(x_real_heldout)={len(x_real_heldout)}"
+        )
+    images, _ = generate_images(model, num_images, seed=seed)
+    histogram = class_histogram(classifier, images)
+    coverage = class_coverage(histogram, low=low, high=high)
+    quality = sample_quality(
+        classifier, images[:num_test], x_real_test, x_real_heldout[:num_test]
+    )
+    return {
+        "images": images,
+        "histogram": histogram,
+        "smallest": float(histogram.min()),
+        "largest": float(histogram.max()),
+        "met": coverage["all_within"],
+        "frechet_distance": float(quality["frechet_distance"]),
+        "real_floor": float(quality["real_floor"]),
+    }
+
+
+def plot_class_histograms(histograms, *, low=None, high=None, figsize=None, title=None):
+    """Draws grouped bars: the fraction of each model's samples per class.
+
+    Args:
+        histograms: Dict from a model's name to its class fractions
+            `(num_classes,)`, e.g. from `keras_ae.classifier.class_histogram`.
+        low: Optional lower target fraction, drawn as a dashed line.
+        high: Optional upper target fraction, drawn as a dashed line.
+        figsize: Figure size in inches.
+        title: Optional title.
+
+    Returns:
+        A `matplotlib.figure.Figure` with one axes; its bar containers follow
+        the order of `histograms`.
+
+    Example:
+        >>> fig = plot_class_histograms({"dense GAN": hist}, low=0.05, high=0.2)
+    """
+    if not isinstance(histograms, dict) or not histograms:
+        raise ValueError(
+            "Expected histograms to be a non-empty dict of name -> fractions. "
+            f"Received: histograms={histograms!r}"
+        )
+    arrays = {name: np.asarray(h, dtype="float64") for name, h in histograms.items()}
+    num_classes = len(next(iter(arrays.values())))
+    if any(a.shape != (num_classes,) for a in arrays.values()):
+        shapes = {name: a.shape for name, a in arrays.items()}
+        raise ValueError(
+            f"Expected every histogram to have shape ({num_classes},). "
+            f"Received: {shapes}"
+        )
+    fig, axis = plt.subplots(figsize=figsize or (1.0 + 0.7 * num_classes, 3.2))
+    width = 0.8 / len(arrays)
+    classes = np.arange(num_classes)
+    for i, (name, fractions) in enumerate(arrays.items()):
+        axis.bar(
+            classes + (i - (len(arrays) - 1) / 2) * width, fractions, width, label=name
+        )
+    for level in (low, high):
+        if level is not None:
+            axis.axhline(level, color="black", linestyle="--", linewidth=1)
+    axis.set_xticks(classes)
+    axis.set_xlabel("class predicted by the classifier")
+    axis.set_ylabel("fraction of samples")
+    axis.legend(fontsize=8, ncol=min(4, len(arrays)))
+    if title:
+        axis.set_title(title)
+    fig.tight_layout()
+    return fig
