@@ -30,13 +30,7 @@ from keras_ae.autoencoders import (
     build_dense_decoder,
     build_dense_encoder,
 )
-from keras_ae.gan_builders import (
-    build_dcgan_discriminator,
-    build_dcgan_generator,
-    build_dense_discriminator,
-    build_dense_generator,
-)
-from keras_ae.gans import GAN, WGANGP, ConditionalGAN
+from keras_ae.gan_experiments import build_gan, compile_gan
 from keras_ae.regularizers import KLSparsity
 from keras_ae.training import ContractiveAutoencoder, DenoisingAutoencoder
 from keras_ae.utils import set_seed
@@ -46,6 +40,7 @@ from keras_ae.vae_builders import build_vae_decoder, build_vae_encoder
 __all__ = [
     "MODEL_KINDS",
     "FAMILIES",
+    "GAN_RECIPES",
     "TrainedModel",
     "train_model",
     "measure",
@@ -71,7 +66,25 @@ MODEL_KINDS = tuple(FAMILIES)
 HIDDEN_UNITS = (128, 64)  # every dense network, from the image side
 SPARSE_CODE_FACTOR = 8  # a sparse code is overcomplete: 8 times code_size
 BETA = 2.0  # KL weight of the beta-VAE (4 collapses the posterior on 8x8 digits)
-GAN_LEARNING_RATE = 1e-3
+# The GAN kinds are built and compiled by `keras_ae.gan_experiments` with the
+# recipes tuned in notebook 07: its name of the kind, the Adam step sizes of the
+# generator (`learning_rate`) and discriminator (`d_learning_rate`), and any
+# other argument of `build_gan`. Notebook 07 trains them for 50 to 100 epochs.
+GAN_RECIPES = {
+    "dense_gan": {"kind": "dense", "learning_rate": 2e-4, "d_learning_rate": 4e-4},
+    "dcgan": {
+        "kind": "dcgan",
+        "learning_rate": 2e-4,
+        "d_learning_rate": 4e-4,
+        "generator_negative_slope": 0.2,
+    },
+    "conditional_gan": {
+        "kind": "conditional",
+        "learning_rate": 2e-4,
+        "d_learning_rate": 4e-4,
+    },
+    "wgan_gp": {"kind": "wgan_gp", "learning_rate": 1e-3, "critic_steps": 3},
+}
 
 
 @dataclasses.dataclass
@@ -171,28 +184,19 @@ def _build_autoencoder(kind, image_shape, code_size, seed):
     return ContractiveAutoencoder(encoder, decoder, contractive_weight=1e-4)
 
 
-def _build_gan(kind, image_shape, latent_dim, num_classes, seed):
-    if kind == "dcgan":
-        return GAN(
-            build_dcgan_generator(latent_dim, image_shape, filters=(32, 16)),
-            build_dcgan_discriminator(image_shape, filters=(16, 32)),
-            label_smoothing=0.1,
-            seed=seed,
-        )
-    classes = num_classes if kind == "conditional_gan" else None
-    generator = build_dense_generator(
-        latent_dim, image_shape, hidden_units=HIDDEN_UNITS[::-1], num_classes=classes
+def _build_and_compile_gan(kind, image_shape, latent_dim, num_classes, seed):
+    recipe = dict(GAN_RECIPES[kind])
+    gan_kind = recipe.pop("kind")
+    learning_rate = recipe.pop("learning_rate")
+    d_learning_rate = recipe.pop("d_learning_rate", None)
+    if num_classes is not None:
+        recipe["num_classes"] = num_classes
+    model = build_gan(
+        gan_kind, image_shape=image_shape, latent_dim=latent_dim, seed=seed, **recipe
     )
-    if kind == "wgan_gp":
-        critic = build_dense_discriminator(
-            image_shape, hidden_units=HIDDEN_UNITS, dropout=0.0
-        )
-        return WGANGP(generator, critic, critic_steps=5, gp_weight=10.0, seed=seed)
-    discriminator = build_dense_discriminator(
-        image_shape, hidden_units=HIDDEN_UNITS, num_classes=classes
+    return compile_gan(
+        model, learning_rate=learning_rate, d_learning_rate=d_learning_rate
     )
-    model_class = ConditionalGAN if classes else GAN
-    return model_class(generator, discriminator, label_smoothing=0.1, seed=seed)
 
 
 def train_model(
@@ -201,7 +205,7 @@ def train_model(
     y_train=None,
     *,
     code_size=8,
-    latent_dim=16,
+    latent_dim=32,
     num_epochs=40,
     batch_size=64,
     learning_rate=3e-3,
@@ -211,11 +215,14 @@ def train_model(
 
     Every kind makes `num_epochs` passes over `x_train` in mini-batches of
     `batch_size` (one epoch runs as one call into TensorFlow). Autoencoders and
-    VAEs use Adam with a cosine decay from `learning_rate`; GANs use Adam with
-    `beta_1=0.5` at a constant `GAN_LEARNING_RATE` for both networks (a WGAN-GP
-    makes 5 critic updates per batch, so its epochs cost more). Dense networks
-    have hidden layers `HIDDEN_UNITS`; a sparse autoencoder has an overcomplete
-    sigmoid code `SPARSE_CODE_FACTOR * code_size` with a KL sparsity penalty.
+    VAEs use Adam with a cosine decay from `learning_rate`. GANs are built and
+    compiled by `keras_ae.gan_experiments.build_gan` and `compile_gan` with the
+    recipes of notebook 07 (`GAN_RECIPES`: Adam with `beta_1=0.5`, generator
+    step 2e-4 and discriminator step 4e-4, a LeakyReLU DCGAN generator; a
+    WGAN-GP at 1e-3 with 3 critic updates per batch, so its epochs cost more).
+    The autoencoders' dense networks have hidden layers `HIDDEN_UNITS`; a
+    sparse autoencoder has an overcomplete sigmoid code
+    `SPARSE_CODE_FACTOR * code_size` with a KL sparsity penalty.
 
     Args:
         kind: One of `MODEL_KINDS`.
@@ -253,14 +260,10 @@ def train_model(
     set_seed(seed)
     if family == "gan":
         num_classes = int(np.max(y_train)) + 1 if y_train is not None else None
-        model = _build_gan(kind, image_shape, latent_dim, num_classes, seed)
-
-        def optimizer():
-            return keras.optimizers.Adam(GAN_LEARNING_RATE, beta_1=0.5, beta_2=0.9)
-
-        model.compile(
-            d_optimizer=optimizer(), g_optimizer=optimizer(), steps_per_execution=steps
-        )
+        model = _build_and_compile_gan(kind, image_shape, latent_dim, num_classes, seed)
+        # One epoch as one call into TensorFlow, as for the other kinds
+        # (`compile_gan` keeps Keras's default of one step per call).
+        model.steps_per_execution = steps
         if kind == "conditional_gan":
             arrays = (x_train, np.asarray(y_train, "int64"))
         else:

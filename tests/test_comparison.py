@@ -115,3 +115,30 @@ def test_summarize_seeds_means_and_spreads():
     assert comparison.summarize_seeds(rows[:1])["fd_std"] is None
     with pytest.raises(ValueError, match="at least one row"):
         comparison.summarize_seeds([])
+
+
+@pytest.mark.parametrize(
+    "kind, g_rate, d_rate",
+    [("dcgan", 2e-4, 4e-4), ("dense_gan", 2e-4, 4e-4), ("wgan_gp", 1e-3, 1e-3)],
+)
+def test_gans_use_the_tuned_recipes_of_notebook_07(data, kind, g_rate, d_rate):
+    (x_train, _), _ = data
+    trained = comparison.train_model(kind, x_train[:64], num_epochs=1, batch_size=32)
+    model = trained.model
+    lr = keras.ops.convert_to_numpy
+    assert float(lr(model.g_optimizer.learning_rate)) == pytest.approx(g_rate)
+    assert float(lr(model.d_optimizer.learning_rate)) == pytest.approx(d_rate)
+    assert float(lr(model.g_optimizer.beta_1)) == pytest.approx(0.5)
+    # Both networks took one step per batch (the critic 3): 2 batches, 1 epoch.
+    assert int(lr(model.g_optimizer.iterations)) == 2
+    critic_steps = 3 if kind == "wgan_gp" else 1
+    assert int(lr(model.d_optimizer.iterations)) == 2 * critic_steps
+    if kind == "dcgan":
+        slopes = [
+            layer.negative_slope
+            for layer in model.generator.layers
+            if isinstance(layer, keras.layers.LeakyReLU)
+        ]
+        assert slopes and all(s == pytest.approx(0.2) for s in slopes)
+    # The generator is the one of gan_experiments.build_gan with latent_dim 32.
+    assert model.generator.input_shape == (None, 32)
