@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from keras_ae._checks import check_positive_int, check_shape
+from keras_ae.autoencoders import conv_downsampling_stack
 
 
 def _check_filters(filters):
@@ -74,16 +75,9 @@ def build_spatial_encoder(
             f"Received: input_shape={input_shape}"
         )
     inputs = keras.Input(shape=input_shape)
-    x = inputs
-    for i, num_filters in enumerate(filters, start=1):
-        x = keras.layers.Conv2D(
-            num_filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            activation=activation,
-            name=f"conv_{i}",
-        )(x)
+    x = conv_downsampling_stack(
+        inputs, filters=filters, kernel_size=kernel_size, activation=activation
+    )
     code = keras.layers.Conv2D(code_channels, 1, name="code")(x)
     return keras.Model(inputs, code, name=name)
 

@@ -519,7 +519,27 @@ def build_conv_encoder(
     _check_activation("activation", activation)
     _check_activation("code_activation", code_activation)
     inputs = keras.Input(shape=input_shape)
-    x = inputs
+    x = conv_downsampling_stack(
+        inputs, filters=filters, kernel_size=kernel_size, activation=activation
+    )
+    x = keras.layers.Flatten(name="flatten")(x)
+    code = keras.layers.Dense(code_size, activation=code_activation, name="code")(x)
+    return keras.Model(inputs, code, name=name)
+
+
+def conv_downsampling_stack(x, *, filters, kernel_size, activation):
+    """The convolutions of a convolutional encoder: one stride-2 `Conv2D` per
+    entry of `filters`, each halving height and width ('same' padding).
+
+    Shared by the autoencoder, VAE and spatial-code encoders.
+
+    Args:
+        x: A Keras tensor `(batch, H, W, C)`.
+        filters, kernel_size, activation: As in `build_conv_encoder`.
+
+    Returns:
+        The output Keras tensor `(batch, H / 2**k, W / 2**k, filters[-1])`.
+    """
     for i, num_filters in enumerate(filters, start=1):
         x = keras.layers.Conv2D(
             num_filters,
@@ -529,9 +549,7 @@ def build_conv_encoder(
             activation=activation,
             name=f"conv_{i}",
         )(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    code = keras.layers.Dense(code_size, activation=code_activation, name="code")(x)
-    return keras.Model(inputs, code, name=name)
+    return x
 
 
 def conv_upsampling_stack(

@@ -19,7 +19,11 @@ import keras
 import numpy as np
 
 from keras_ae._checks import check_positive_int, check_shape, check_spatial_shape
-from keras_ae.autoencoders import _check_activation, conv_upsampling_stack
+from keras_ae.autoencoders import (
+    _check_activation,
+    conv_downsampling_stack,
+    conv_upsampling_stack,
+)
 
 __all__ = ["build_vae_encoder", "build_vae_decoder"]
 
@@ -97,16 +101,9 @@ def build_vae_encoder(
         check_shape("input_shape", input_shape, rank=3)
         check_spatial_shape("input_shape", input_shape, conv_filters)
     images = keras.Input(shape=input_shape, name="images")
-    x = images
-    for i, filters in enumerate(conv_filters, start=1):
-        x = keras.layers.Conv2D(
-            filters,
-            kernel_size,
-            strides=2,
-            padding="same",
-            activation=activation,
-            name=f"conv_{i}",
-        )(x)
+    x = conv_downsampling_stack(
+        images, filters=conv_filters, kernel_size=kernel_size, activation=activation
+    )
     x = keras.layers.Flatten(name="flatten")(x)
     inputs = images
     if num_classes is not None:
