@@ -304,6 +304,32 @@ def photo_patches(
     return to_grayscale(patches) if grayscale else patches
 
 
+def split_into_tiles(images, tiles_per_side=2):
+    """Cuts each image into `tiles_per_side ** 2` equal square tiles.
+
+    Tiles come image by image, in row-major order within an image.
+
+    Args:
+        images: Array `(N, H, W, C)` with H and W divisible by `tiles_per_side`.
+        tiles_per_side: Tiles along each side.
+
+    Returns:
+        Array `(N * tiles_per_side**2, H / tiles_per_side, W / tiles_per_side, C)`.
+    """
+    images = np.asarray(images)
+    n, height, width, channels = images.shape
+    k = tiles_per_side
+    if not isinstance(k, (int, np.integer)) or k < 1 or height % k or width % k:
+        raise ValueError(
+            "Expected an int tiles_per_side >= 1 that divides the image height and "
+            f"width. Received: tiles_per_side={k!r}, image shape={(height, width)}"
+        )
+    tiles = images.reshape(n, k, height // k, k, width // k, channels)
+    return tiles.transpose(0, 1, 3, 2, 4, 5).reshape(
+        -1, height // k, width // k, channels
+    )
+
+
 # Corruptions. Each takes NumPy arrays or tensors of shape (N, H, W, C) in [0, 1].
 
 

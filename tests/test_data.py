@@ -239,3 +239,18 @@ def test_masking_flat_vectors_masks_values_not_whole_samples():
     masked = data.add_masking_noise(x, fraction=0.5, seed=0)
     per_sample = (masked == 0).mean(axis=1)
     assert 0.3 < per_sample.min() and per_sample.max() < 0.7
+
+
+def test_split_into_tiles_matches_slicing():
+    images = np.arange(2 * 4 * 6 * 3).reshape(2, 4, 6, 3)
+    tiles = data.split_into_tiles(images, tiles_per_side=2)
+    assert tiles.shape == (8, 2, 3, 3)
+    expected = [
+        image[r * 2 : (r + 1) * 2, c * 3 : (c + 1) * 3]
+        for image in images
+        for r in range(2)
+        for c in range(2)
+    ]
+    np.testing.assert_array_equal(tiles, np.stack(expected))
+    with pytest.raises(ValueError, match="tiles_per_side=4"):
+        data.split_into_tiles(images, tiles_per_side=4)
