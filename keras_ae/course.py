@@ -18,6 +18,8 @@ import fnmatch
 import json
 import os
 import platform
+import shutil
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -208,6 +210,7 @@ def _execute_notebook(path, output_dir, timeout, kernel_name):
     """Executes one notebook; saves it and its HTML. Returns a report entry."""
     import nbformat
     from nbclient import NotebookClient
+    from traitlets.config import Config
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
     from nbconvert import HTMLExporter
 
@@ -217,10 +220,21 @@ def _execute_notebook(path, output_dir, timeout, kernel_name):
     def on_cell_start(cell, cell_index):
         current["cell_index"] = cell_index
 
+    # IPC transport (Unix sockets in Jupyter's runtime folder) keeps the kernel
+    # off the network, so ipykernel has no "TCP without encryption" warning to
+    # print; Windows has no IPC transport.
+    transport = "tcp" if os.name == "nt" else "ipc"
+    # The socket files' path prefix must be absolute: the kernel starts in the
+    # notebook's folder, the client stays in ours.
+    kernel_settings = {"transport": transport}
+    runtime = Path(tempfile.mkdtemp(prefix="keras-ae-kernel-"))
+    if transport == "ipc":
+        kernel_settings["ip"] = str(runtime / "kernel")
     client = NotebookClient(
         notebook,
         timeout=timeout,
         kernel_name=kernel_name,
+        config=Config({"KernelManager": kernel_settings}),
         resources={"metadata": {"path": str(path.parent)}},
         on_cell_start=on_cell_start,
     )
@@ -238,6 +252,8 @@ def _execute_notebook(path, output_dir, timeout, kernel_name):
         entry["status"] = "failed"
         message = (str(error).strip().splitlines() or [""])[0]
         entry["error"] = f"{type(error).__name__}: {message}"
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
     entry["seconds"] = round(time.perf_counter() - start, 2)
     if entry["status"] != "passed":
         index = current["cell_index"]
