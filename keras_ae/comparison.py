@@ -210,6 +210,7 @@ def train_model(
     batch_size=64,
     learning_rate=3e-3,
     seed=0,
+    callbacks=None,
 ):
     """Builds and trains one model of the course with the shared budget.
 
@@ -234,6 +235,8 @@ def train_model(
         batch_size: Images per step, > 0.
         learning_rate: Initial step size of the autoencoders and VAEs.
         seed: Seed set before building, and seed of the shuffling and noise.
+        callbacks: Optional list of `keras.callbacks.Callback`s passed to
+            `fit` (e.g. a progress display; called once per epoch).
 
     Returns:
         A `TrainedModel`.
@@ -299,7 +302,11 @@ def train_model(
         size = code_size if kind != "sparse" else SPARSE_CODE_FACTOR * code_size
     start = time.monotonic()
     model.fit(
-        _dataset(arrays, batch_size, seed), epochs=num_epochs, shuffle=False, verbose=0
+        _dataset(arrays, batch_size, seed),
+        epochs=num_epochs,
+        shuffle=False,
+        verbose=0,
+        callbacks=callbacks,
     )
     seconds = time.monotonic() - start
     return TrainedModel(

@@ -195,7 +195,7 @@ def test_select_notebooks_sorts_and_matches(notebooks_dir):
         (["course", "--timeout", "-1"], "expected a whole number of seconds > 0"),
         (["course", "--timeout", "2.5"], "received '2.5'"),
         (["course", "--no-such-option"], "unrecognized arguments: --no-such-option"),
-        (["train"], "invalid choice: 'train'"),
+        (["fit"], "invalid choice: 'fit'"),
         ([], "the following arguments are required: COMMAND"),
     ],
 )
