@@ -210,9 +210,9 @@ def _execute_notebook(path, output_dir, timeout, kernel_name):
     """Executes one notebook; saves it and its HTML. Returns a report entry."""
     import nbformat
     from nbclient import NotebookClient
-    from traitlets.config import Config
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
     from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
     notebook = nbformat.read(path, as_version=4)
     current = {"cell_index": None}
