@@ -138,7 +138,11 @@ def _dense_encoder(
     x = keras.layers.Flatten(name="flatten")(inputs)
     for i, units in enumerate(hidden_units, start=1):
         x = layer_class(units, activation=activation, name=f"hidden_{i}")(x)
-    code = layer_class(code_size, activation=code_activation, name="code")(x)
+    # Float32 code and pixels even under a mixed precision policy: penalties and
+    # losses are computed on them (see keras_ae.devices.use_mixed_precision).
+    code = layer_class(
+        code_size, activation=code_activation, name="code", dtype="float32"
+    )(x)
     return keras.Model(inputs, code, name=name)
 
 
@@ -236,9 +240,12 @@ def build_dense_decoder(
     for i, units in enumerate(hidden_units, start=1):
         x = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")(x)
     x = keras.layers.Dense(
-        math.prod(output_shape), activation=output_activation, name="pixels"
+        math.prod(output_shape),
+        activation=output_activation,
+        name="pixels",
+        dtype="float32",
     )(x)
-    outputs = keras.layers.Reshape(output_shape, name="reshape")(x)
+    outputs = keras.layers.Reshape(output_shape, name="reshape", dtype="float32")(x)
     return keras.Model(codes, outputs, name=name)
 
 
@@ -285,8 +292,12 @@ def build_tied_dense_decoder(
     x = codes
     for i, dense in enumerate(reversed(dense_layers[1:]), start=1):
         x = DenseTranspose(dense, activation=activation, name=f"hidden_{i}")(x)
-    x = DenseTranspose(dense_layers[0], activation=output_activation, name="pixels")(x)
-    outputs = keras.layers.Reshape(encoder.input_shape[1:], name="reshape")(x)
+    x = DenseTranspose(
+        dense_layers[0], activation=output_activation, name="pixels", dtype="float32"
+    )(x)
+    outputs = keras.layers.Reshape(
+        encoder.input_shape[1:], name="reshape", dtype="float32"
+    )(x)
     return keras.Model(codes, outputs, name=name)
 
 
@@ -429,8 +440,10 @@ def build_linear_autoencoder(input_shape=(28, 28, 1), code_size=32, name="autoen
         input_shape, code_size, (), None, None, keras.layers.Dense, "encoder"
     )
     codes = keras.Input(shape=(code_size,), name="code")
-    x = keras.layers.Dense(math.prod(input_shape), name="pixels")(codes)
-    outputs = keras.layers.Reshape(input_shape, name="reshape")(x)
+    x = keras.layers.Dense(math.prod(input_shape), name="pixels", dtype="float32")(
+        codes
+    )
+    outputs = keras.layers.Reshape(input_shape, name="reshape", dtype="float32")(x)
     decoder = keras.Model(codes, outputs, name="decoder")
     return build_autoencoder(encoder, decoder, name=name)
 
@@ -523,7 +536,9 @@ def build_conv_encoder(
         inputs, filters=filters, kernel_size=kernel_size, activation=activation
     )
     x = keras.layers.Flatten(name="flatten")(x)
-    code = keras.layers.Dense(code_size, activation=code_activation, name="code")(x)
+    code = keras.layers.Dense(
+        code_size, activation=code_activation, name="code", dtype="float32"
+    )(x)
     return keras.Model(inputs, code, name=name)
 
 
@@ -592,6 +607,7 @@ def conv_upsampling_stack(
         padding="same",
         activation=output_activation,
         name="pixels",
+        dtype="float32",
     )(x)
 
 

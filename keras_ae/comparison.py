@@ -142,6 +142,7 @@ def _dense_parts(image_shape, code_size, code_activation=None, regularizer=None)
         activation=code_activation,
         activity_regularizer=regularizer,
         name="code",
+        dtype="float32",  # penalties are computed on it, also in mixed precision
     )(x)
     encoder = keras.Model(inputs, codes, name="encoder")
     decoder = build_dense_decoder(

@@ -22,6 +22,8 @@ __all__ = [
     "describe_devices",
     "scale_loss_for_replicas",
     "replica_seed",
+    "mixed_precision_policy",
+    "use_mixed_precision",
 ]
 
 _PREFIX = "keras_ae.devices:"
@@ -277,3 +279,63 @@ def replica_seed(seed_generator):
     if context is None or context.num_replicas_in_sync == 1:
         return seed_generator
     return _ReplicaSeedGenerator(seed_generator, context.replica_id_in_sync_group)
+
+
+def mixed_precision_policy():
+    """Returns the Keras dtype policy that is safe and fast on this machine.
+
+    `"mixed_bfloat16"` on a TPU and on NVIDIA GPUs of compute capability 8.0 or
+    newer (A100, L4, H100, ...): layers compute in bfloat16, which has the
+    exponent range of float32, so no loss scaling is needed, also in the
+    course's own `train_step`s. `"float32"` everywhere else: on CPUs mixed
+    precision is slower, and the float16 of older GPUs (T4, V100) would need
+    loss scaling that the custom training steps of this library do not do.
+
+    Returns:
+        `"mixed_bfloat16"` or `"float32"`.
+    """
+    import tensorflow as tf
+
+    if _local_tpu_attached():
+        return "mixed_bfloat16"
+    gpus = tf.config.list_physical_devices("GPU")
+    capabilities = [
+        tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        for gpu in gpus
+    ]
+    if gpus and all(c is not None and tuple(c) >= (8, 0) for c in capabilities):
+        return "mixed_bfloat16"
+    return "float32"
+
+
+def use_mixed_precision(policy="auto", *, verbose=True):
+    """Sets Keras's global dtype policy; call it before building models.
+
+    The library's builders keep the layers whose outputs enter a loss or a
+    penalty in float32 (codes, pixels, a VAE's mean and log-variance, a
+    discriminator's logits), so every loss is computed in float32 whatever
+    the policy; weights stay float32 too.
+
+    Args:
+        policy: `"auto"` (the result of `mixed_precision_policy()`), or a Keras
+            policy name: `"float32"`, `"mixed_bfloat16"` or `"mixed_float16"`
+            (`"mixed_float16"` only for models compiled with a built-in loss:
+            `compile` adds loss scaling, the custom `train_step`s do not).
+        verbose: Whether to print the chosen policy.
+
+    Returns:
+        The name of the policy now in force.
+
+    Example:
+        >>> use_mixed_precision()  # on a CPU-only machine
+        keras_ae.devices: dtype policy float32
+        'float32'
+    """
+    allowed = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+    if policy not in allowed:
+        raise ValueError(f"Expected policy in {allowed}. Received: policy={policy!r}")
+    name = mixed_precision_policy() if policy == "auto" else policy
+    keras.config.set_dtype_policy(name)
+    if verbose:
+        print(f"{_PREFIX} dtype policy {name}")
+    return name

@@ -124,10 +124,14 @@ def build_dense_generator(
         if batch_norm:
             x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
         x = keras.layers.LeakyReLU(negative_slope, name=f"leaky_relu_{i}")(x)
+    # Float32 images and logits even under a mixed precision policy.
     x = keras.layers.Dense(
-        math.prod(output_shape), activation=output_activation, name="pixels"
+        math.prod(output_shape),
+        activation=output_activation,
+        name="pixels",
+        dtype="float32",
     )(x)
-    outputs = keras.layers.Reshape(output_shape, name="reshape")(x)
+    outputs = keras.layers.Reshape(output_shape, name="reshape", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -180,7 +184,7 @@ def build_dense_discriminator(
         x = keras.layers.LeakyReLU(negative_slope, name=f"leaky_relu_{i}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    logits = keras.layers.Dense(1, name="logit")(x)
+    logits = keras.layers.Dense(1, name="logit", dtype="float32")(x)
     return keras.Model(inputs, logits, name=name)
 
 
@@ -260,6 +264,7 @@ def build_dcgan_generator(
         padding="same",
         activation=output_activation,
         name="pixels",
+        dtype="float32",
     )(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -326,5 +331,5 @@ def build_dcgan_discriminator(
     x = keras.layers.Flatten(name="flatten")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-    logits = keras.layers.Dense(1, name="logit")(x)
+    logits = keras.layers.Dense(1, name="logit", dtype="float32")(x)
     return keras.Model(inputs, logits, name=name)

@@ -357,7 +357,7 @@ class GAN(_AdversarialModel):
     def _unpack(self, data):
         """Returns (real images, labels for the networks or None)."""
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return ops.cast(x, self.compute_dtype), None
+        return ops.cast(x, "float32"), None
 
     def _generator_inputs(self, latent, labels):
         return latent
@@ -451,7 +451,7 @@ class ConditionalGAN(GAN):
     def one_hot(self, labels):
         """Integer labels `(B,)` or `(B, 1)` to one-hot float vectors `(B, K)`."""
         labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
-        return ops.one_hot(labels, self.num_classes, dtype=self.compute_dtype)
+        return ops.one_hot(labels, self.num_classes, dtype="float32")
 
     def generate(self, labels, seed=None):
         """Returns one generated image per label, as a NumPy array.
@@ -475,7 +475,7 @@ class ConditionalGAN(GAN):
                 "Expected (images, labels) batches for a ConditionalGAN, e.g. "
                 "fit(x_train, y_train). Received: images only"
             )
-        return ops.cast(x, self.compute_dtype), self.one_hot(y)
+        return ops.cast(x, "float32"), self.one_hot(y)
 
     def _generator_inputs(self, latent, labels):
         return [latent, labels]
@@ -567,7 +567,7 @@ class WGANGP(_AdversarialModel):
 
     def train_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        real_images = ops.cast(x, self.compute_dtype)
+        real_images = ops.cast(x, "float32")
         batch_size = ops.shape(real_images)[0]
         alpha_shape = (batch_size,) + (1,) * (len(real_images.shape) - 1)
         for _ in range(self.critic_steps):

@@ -24,7 +24,7 @@ from keras import ops
 @functools.cache
 def _keras_divides_activity_loss_by_batch_size():
     """Asks the installed Keras how it reduces an activity regularizer's value."""
-    probe = keras.layers.Identity(activity_regularizer=ops.sum)
+    probe = keras.layers.Identity(activity_regularizer=ops.sum, dtype="float32")
     probe(np.ones((4, 1), dtype="float32"))
     return abs(float(ops.convert_to_numpy(probe.losses[0])) - 1.0) < 1e-6
 

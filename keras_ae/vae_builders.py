@@ -112,8 +112,10 @@ def build_vae_encoder(
         inputs = [images, labels]
     for i, units in enumerate(hidden_units, start=1):
         x = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")(x)
-    z_mean = keras.layers.Dense(latent_dim, name="z_mean")(x)
-    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(x)
+    # Float32 outputs even under a mixed precision policy: the KL term and the
+    # sampling's exp(log_var / 2) are computed on them.
+    z_mean = keras.layers.Dense(latent_dim, name="z_mean", dtype="float32")(x)
+    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var", dtype="float32")(x)
     return keras.Model(inputs, [z_mean, z_log_var], name=name)
 
 
@@ -180,9 +182,12 @@ def build_vae_decoder(
         x = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")(x)
     if not conv_filters:
         x = keras.layers.Dense(
-            math.prod(output_shape), activation=output_activation, name="pixels"
+            math.prod(output_shape),
+            activation=output_activation,
+            name="pixels",
+            dtype="float32",
         )(x)
-        outputs = keras.layers.Reshape(output_shape, name="reshape")(x)
+        outputs = keras.layers.Reshape(output_shape, name="reshape", dtype="float32")(x)
         return keras.Model(inputs, outputs, name=name)
     outputs = conv_upsampling_stack(
         x,
