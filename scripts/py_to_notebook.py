@@ -2,13 +2,17 @@
 
 The course keeps its notebooks as .ipynb; this script is how they are written and
 rewritten: `python scripts/py_to_notebook.py SOURCE.py notebooks/NAME.ipynb`.
-Outputs are left empty: the course run fills them.
+Outputs are left empty: the course run fills them. The Colab badge link and the
+install line of the source are rewritten from pyproject.toml's `Repository` URL,
+as `scripts/sync_notebooks.py` does for the existing notebooks.
 """
 
 import re
 import sys
+from pathlib import Path
 
 import nbformat
+import sync_notebooks  # the script next to this one
 
 
 def cells_from_script(text):
@@ -39,7 +43,15 @@ def main(source, target):
         "colab": {"provenance": []},
     }
     nbformat.validate(notebook)
-    nbformat.write(notebook, target)
+    text = nbformat.writes(notebook)
+    text += "" if text.endswith("\n") else "\n"  # as nbformat.write ends files
+    try:
+        text, _ = sync_notebooks.sync_text(
+            text, Path(target).name, sync_notebooks.repository_url()
+        )
+    except ValueError as error:  # no badge or install line to rewrite
+        print(f"warning: {error}", file=sys.stderr)
+    Path(target).write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":
