@@ -516,10 +516,14 @@ def fit_vae(
     schedule = keras.optimizers.schedules.CosineDecay(
         learning_rate, decay_steps=num_epochs * steps_per_epoch
     )
-    vae.compile(optimizer=keras.optimizers.Adam(schedule))
+    # One call into TensorFlow per epoch (see experiments.fit_autoencoder).
+    vae.compile(
+        optimizer=keras.optimizers.Adam(schedule), steps_per_execution=steps_per_epoch
+    )
     arrays = x_train if y_train is None else (x_train, np.asarray(y_train, "int64"))
     batches = (
         tf.data.Dataset.from_tensor_slices(arrays)
+        .cache()
         .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
         .prefetch(tf.data.AUTOTUNE)
