@@ -323,6 +323,7 @@ def run_course(
     }
     log(f"Course run: profile {report['profile']}, {report['devices'].get('text')}")
     start = time.perf_counter()
+    started_at = time.time()
     try:
         for number, path in enumerate(notebooks, start=1):
             environment.set(NOTEBOOK_ENV, path.stem)
@@ -344,12 +345,28 @@ def run_course(
     finally:
         environment.restore()
     report["total_seconds"] = round(time.perf_counter() - start, 2)
+    report["tables"] = _tables_written_since(results_dir, started_at)
     report["passed"] = sum(e["status"] == "passed" for e in report["notebooks"])
     report["failed"] = len(report["notebooks"]) - report["passed"]
     (output_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (output_dir / "report.md").write_text(report_markdown(report))
     log(_summary(report, output_dir))
     return report
+
+
+def _tables_written_since(results_dir, started_at):
+    """Tables (`results/NAME.md` and its `NAME.json`) the notebooks wrote in this
+    run, such as notebook 08's `comparison`; {name: {"markdown", "rows"}}."""
+    tables = {}
+    for markdown in sorted(results_dir.glob("*.md")):
+        if markdown.stat().st_mtime < started_at:
+            continue  # left by an earlier run
+        rows = markdown.with_suffix(".json")
+        tables[markdown.stem] = {
+            "markdown": markdown.read_text(encoding="utf-8"),
+            "rows": json.loads(rows.read_text()) if rows.exists() else None,
+        }
+    return tables
 
 
 def _progress(entry, elapsed, number, total):
@@ -432,4 +449,6 @@ def report_markdown(report):
             )
     else:
         lines.append("No notebook recorded a key number.")
+    for name, table in report.get("tables", {}).items():
+        lines += ["", f"## Table: {name}", "", table["markdown"].strip()]
     return "\n".join(lines) + "\n"

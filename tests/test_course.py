@@ -31,6 +31,13 @@ PASSING_CELLS = [
         "note='tiny')\n"
         "print(mse)"
     ),
+    new_code_cell(  # a table, as notebook 08 writes its comparison
+        "import json, pathlib\n"
+        "folder = pathlib.Path(os.environ['KERAS_AE_RESULTS_DIR'])\n"
+        "table = '| model | mse |\\n|---|---|\\n| ae | 0.25 |\\n'\n"
+        "(folder / 'tiny.md').write_text(table)\n"
+        "(folder / 'tiny.json').write_text(json.dumps([{'model': 'ae', 'mse': 0.25}]))"
+    ),
 ]
 FAILING_CELLS = [
     new_code_cell("x = 1"),
@@ -66,6 +73,10 @@ RUNNER_ENV = (
 @pytest.fixture(scope="module")
 def fast_run(notebooks_dir, tmp_path_factory):
     output = tmp_path_factory.mktemp("course")
+    stale = output / "results" / "old.md"  # a table left by an earlier run
+    stale.parent.mkdir()
+    stale.write_text("| stale |\n")
+    os.utime(stale, (0, 0))
     argv = ["course", "--fast", "--dataset", "tiny_digits"]
     argv += ["--notebooks-dir", str(notebooks_dir), "--output", str(output)]
     argv += ["--timeout", "3"]
@@ -136,6 +147,14 @@ def test_kernel_saw_the_environment_and_results_were_gathered(fast_run, notebook
     assert "| 01_passes | test MSE | 0.25 | per pixel | tiny |" in markdown
     assert "| 2 | [02_fails.ipynb](02_fails.html) | failed |" in markdown
     assert "cell 2: ValueError: Expected x > 1. Received: x=1" in markdown
+    assert report["tables"] == {
+        "tiny": {
+            "markdown": "| model | mse |\n|---|---|\n| ae | 0.25 |\n",
+            "rows": [{"model": "ae", "mse": 0.25}],
+        }
+    }
+    assert "## Table: tiny\n\n| model | mse |\n|---|---|\n| ae | 0.25 |" in markdown
+    assert "stale" not in markdown
 
 
 def test_report_has_devices_timing_and_progress_lines(fast_run):
