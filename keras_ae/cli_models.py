@@ -36,23 +36,8 @@ import time
 import zipfile
 
 import keras_ae
+from keras_ae.kinds import FAMILIES, MODEL_KINDS
 
-# The kinds of `keras_ae.comparison.FAMILIES`, kept here so that the command
-# line checks a name without importing TensorFlow (a test keeps them equal).
-FAMILIES = {
-    "undercomplete": "autoencoder",
-    "denoising": "autoencoder",
-    "sparse": "autoencoder",
-    "contractive": "autoencoder",
-    "convolutional": "autoencoder",
-    "vae": "vae",
-    "beta_vae": "vae",
-    "dense_gan": "gan",
-    "dcgan": "gan",
-    "conditional_gan": "gan",
-    "wgan_gp": "gan",
-}
-MODEL_KINDS = tuple(FAMILIES)
 # `keras_ae.data.KNOWN_DATASETS`, for the same reason.
 DATASETS = ("digits", "mnist", "fashion_mnist")
 

@@ -31,6 +31,7 @@ from keras_ae.autoencoders import (
     build_dense_encoder,
 )
 from keras_ae.gan_experiments import build_gan, compile_gan
+from keras_ae.kinds import FAMILIES, MODEL_KINDS
 from keras_ae.regularizers import KLSparsity
 from keras_ae.training import ContractiveAutoencoder, DenoisingAutoencoder
 from keras_ae.utils import set_seed
@@ -48,20 +49,6 @@ __all__ = [
     "summarize_seeds",
 ]
 
-FAMILIES = {
-    "undercomplete": "autoencoder",
-    "denoising": "autoencoder",
-    "sparse": "autoencoder",
-    "contractive": "autoencoder",
-    "convolutional": "autoencoder",
-    "vae": "vae",
-    "beta_vae": "vae",
-    "dense_gan": "gan",
-    "dcgan": "gan",
-    "conditional_gan": "gan",
-    "wgan_gp": "gan",
-}
-MODEL_KINDS = tuple(FAMILIES)
 
 HIDDEN_UNITS = (128, 64)  # every dense network, from the image side
 SPARSE_CODE_FACTOR = 8  # a sparse code is overcomplete: 8 times code_size

@@ -67,7 +67,7 @@ def trained(tmp_path_factory):
 def test_model_kinds_and_data_sets_match_the_library():
     from keras_ae import comparison, data
 
-    assert cli_models.FAMILIES == comparison.FAMILIES
+    assert cli_models.FAMILIES is comparison.FAMILIES
     assert cli_models.DATASETS == data.KNOWN_DATASETS
 
 
