@@ -36,6 +36,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # before Keras is imported
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _timing import EpochTimer  # noqa: E402
 
 from keras_ae.autoencoders import (  # noqa: E402
     build_autoencoder,
@@ -90,20 +91,6 @@ def plain_autoencoder(
 def parts(input_shape, code_size, hidden_units, code_activation=None):
     encoder = plain_encoder(input_shape, code_size, hidden_units, code_activation)
     return encoder, plain_decoder(input_shape, code_size, hidden_units[::-1])
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Records the duration of each epoch, without the set-up of `fit()`."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
 
 
 def fastest_epoch_seconds(runs, rounds, batch_size):

@@ -95,6 +95,7 @@ import tensorflow as tf  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _plain_keras import build_reference  # noqa: E402
+from _timing import EpochTimer  # noqa: E402
 
 from keras_ae import comparison  # noqa: E402
 from keras_ae.data import load_dataset  # noqa: E402
@@ -108,20 +109,6 @@ warnings.filterwarnings("ignore", message="`shuffle=True` was passed")
 CODE_SIZE, LATENT_DIM, BATCH_SIZE, LEARNING_RATE, SEED = 8, 32, 64, 3e-3, 0
 XLA_KINDS = ("undercomplete", "convolutional", "vae")
 GOAL_MINUTES = {"fast": 5.0, "full": 15.0}
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Records the duration of each epoch, without the set-up of `fit()`."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
 
 
 def fastest_epoch_seconds(runs, rounds, epochs_per_round):

@@ -25,12 +25,12 @@ import argparse
 import json
 import os
 import platform
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # before Keras is imported
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _timing import EpochTimer  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from keras_ae.autoencoders import (  # noqa: E402
@@ -73,18 +73,6 @@ MODELS = {
     ),
     "keras_ae conv AE": lambda shape: build_conv_autoencoder(shape, code_size=32),
 }
-
-
-class EpochTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
 
 
 def measure(name, policy, x_train, x_test, epochs, batch_size):
