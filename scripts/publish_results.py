@@ -33,7 +33,7 @@ COLUMNS = (
     ("linear probe on codes", "probe_codes", "{:.3f}"),
     ("anomaly AUROC", "auroc", "{:.3f}"),
     ("Frechet distance", "frechet_distance", "{:.2f}"),
-    ("classes covered", "num_covered", "{:.0f} of 10"),
+    ("classes covered", "num_covered", "{:.3g} of 10"),
 )
 
 
