@@ -113,6 +113,7 @@ def _dataset(arrays, batch_size, seed):
     num_images = len(arrays[0] if isinstance(arrays, tuple) else arrays)
     return (
         tf.data.Dataset.from_tensor_slices(arrays)
+        .cache()
         .shuffle(num_images, seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size)
         .prefetch(tf.data.AUTOTUNE)
