@@ -209,7 +209,7 @@ def host_reachable(host, timeout=5.0):
             outcome.append(True)
         except urllib.error.HTTPError:
             outcome.append(True)
-        except (OSError, ValueError):
+        except Exception:  # anything else that fails means: not reachable
             outcome.append(False)
 
     thread = threading.Thread(target=attempt, daemon=True)
