@@ -31,7 +31,9 @@ import argparse
 import os
 import time
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # before Keras is imported
+# isort: off
+import keras_ae  # noqa: E402, F401  (first: TensorFlow backend, quiet start-up logs)
+# isort: on
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

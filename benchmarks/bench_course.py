@@ -85,8 +85,9 @@ import time
 import warnings
 from importlib import metadata
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # before Keras is imported
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no C++ info and warnings
+# isort: off
+import keras_ae  # noqa: E402, F401  (first: TensorFlow backend, quiet start-up logs)
+# isort: on
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
