@@ -206,6 +206,28 @@ class _Environment:
                 os.environ[name] = value
 
 
+# Unix socket paths hold at most 104 (macOS) to 108 (Linux) bytes; the kernel
+# adds "-<port number>" to the prefix.
+_MAX_SOCKET_PREFIX = 90
+
+
+def _kernel_transport():
+    """Kernel manager settings and a private folder for one kernel's sockets.
+
+    IPC transport (Unix sockets in a fresh temporary folder) keeps the kernel
+    off the network, so ipykernel has no "TCP without encryption" warning to
+    print. The sockets' path prefix must be absolute (the kernel starts in the
+    notebook's folder, the client stays in ours) and short enough for a socket
+    path; where it would be too long (a long TMPDIR), and on Windows, which has
+    no IPC transport, the kernel uses TCP on localhost as Jupyter does.
+    """
+    runtime = Path(tempfile.mkdtemp(prefix="keras-ae-kernel-"))
+    prefix = runtime / "kernel"
+    if os.name == "nt" or len(os.fsencode(prefix)) > _MAX_SOCKET_PREFIX:
+        return {"transport": "tcp"}, runtime
+    return {"transport": "ipc", "ip": str(prefix)}, runtime
+
+
 def _execute_notebook(path, output_dir, timeout, kernel_name):
     """Executes one notebook; saves it and its HTML. Returns a report entry."""
     import nbformat
@@ -220,16 +242,7 @@ def _execute_notebook(path, output_dir, timeout, kernel_name):
     def on_cell_start(cell, cell_index):
         current["cell_index"] = cell_index
 
-    # IPC transport (Unix sockets in Jupyter's runtime folder) keeps the kernel
-    # off the network, so ipykernel has no "TCP without encryption" warning to
-    # print; Windows has no IPC transport.
-    transport = "tcp" if os.name == "nt" else "ipc"
-    # The socket files' path prefix must be absolute: the kernel starts in the
-    # notebook's folder, the client stays in ours.
-    kernel_settings = {"transport": transport}
-    runtime = Path(tempfile.mkdtemp(prefix="keras-ae-kernel-"))
-    if transport == "ipc":
-        kernel_settings["ip"] = str(runtime / "kernel")
+    kernel_settings, runtime = _kernel_transport()
     client = NotebookClient(
         notebook,
         timeout=timeout,
@@ -361,10 +374,14 @@ def _tables_written_since(results_dir, started_at):
     for markdown in sorted(results_dir.glob("*.md")):
         if markdown.stat().st_mtime < started_at:
             continue  # left by an earlier run
-        rows = markdown.with_suffix(".json")
+        rows = None
+        try:
+            rows = json.loads(markdown.with_suffix(".json").read_text())
+        except (OSError, ValueError):
+            pass  # no rows, or unreadable ones: the Markdown table still counts
         tables[markdown.stem] = {
             "markdown": markdown.read_text(encoding="utf-8"),
-            "rows": json.loads(rows.read_text()) if rows.exists() else None,
+            "rows": rows,
         }
     return tables
 

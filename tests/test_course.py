@@ -5,6 +5,8 @@ import io
 import json
 import os
 import re
+import shutil
+import tempfile
 
 import nbformat
 import pytest
@@ -249,3 +251,24 @@ def test_record_result_appends_to_the_notebook_file(monkeypatch, tmp_path):
     ]
     with pytest.raises(ValueError, match=r"Expected value to be a number or a string"):
         course.record_result("array", [1, 2])
+
+
+def test_kernel_sockets_fall_back_to_tcp_under_a_long_tmpdir(tmp_path, monkeypatch):
+    short_dir = tempfile.mkdtemp(dir="/tmp")  # pytest's tmp_path is too long
+    monkeypatch.setattr(tempfile, "tempdir", short_dir)
+    settings, runtime = course._kernel_transport()
+    assert settings == {"transport": "ipc", "ip": str(runtime / "kernel")}
+    assert str(runtime.parent) == short_dir and os.path.isabs(settings["ip"])
+    long_dir = tmp_path / ("x" * 100)
+    long_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long_dir))
+    settings, runtime = course._kernel_transport()
+    assert settings == {"transport": "tcp"} and runtime.parent == long_dir
+    shutil.rmtree(short_dir)
+
+
+def test_unreadable_table_rows_do_not_lose_the_report(tmp_path):
+    (tmp_path / "table.md").write_text("| a |\n")
+    (tmp_path / "table.json").write_text("{not json")
+    tables = course._tables_written_since(tmp_path, started_at=0)
+    assert tables == {"table": {"markdown": "| a |\n", "rows": None}}
