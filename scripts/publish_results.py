@@ -17,6 +17,7 @@ Standard library only.
 """
 
 import argparse
+import datetime
 import json
 import shutil
 import sys
@@ -25,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 START = "<!-- course-results:start (scripts/publish_results.py writes this part) -->"
 END = "<!-- course-results:end -->"
+COMPARISON_NOTEBOOK = "08_gans_vs_autoencoders.ipynb"
 
 # README columns: (heading, key in comparison.json, format)
 COLUMNS = (
@@ -63,9 +65,19 @@ def load_run(build_dir, allow_fast=False):
             f"the run used the {report.get('profile')!r} profile; publish a full "
             "run (or pass --allow-fast)"
         )
+    ran = {entry["name"] for entry in report["notebooks"]}
+    if COMPARISON_NOTEBOOK not in ran:
+        raise PublishError(
+            f"the run did not include {COMPARISON_NOTEBOOK}, which writes the table"
+        )
+    started = datetime.datetime.fromisoformat(report["started"]).timestamp()
+    for name in ("comparison.json", "comparison.md", "samples.png"):
+        path = build_dir / "results" / name
+        if not path.exists():
+            raise PublishError(f"no {path}: notebook 08 did not write it")
+        if path.stat().st_mtime < started:
+            raise PublishError(f"{path} is older than the run: left by an earlier one")
     comparison = build_dir / "results" / "comparison.json"
-    if not comparison.exists():
-        raise PublishError(f"no {comparison}: notebook 08 did not run")
     return report, json.loads(comparison.read_text())
 
 

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ def _fake_run(tmp_path, profile="full", failed=0):
     build = tmp_path / "build"
     (build / "results").mkdir(parents=True)
     report = {
-        "started": "2026-11-27T15:00:00",
+        "started": "2000-01-01T00:00:00+00:00",
         "profile": profile,
         "dataset": None,
         "devices": {"text": "2 CPU cores, no GPU or TPU"},
@@ -33,7 +34,7 @@ def _fake_run(tmp_path, profile="full", failed=0):
         "notebooks": [
             {"name": "00_setup.ipynb", "status": "passed", "seconds": 16.1},
             {
-                "name": "08_x.ipynb",
+                "name": "08_gans_vs_autoencoders.ipynb",
                 "status": "failed" if failed else "passed",
                 "seconds": 231.0,
             },
@@ -77,7 +78,7 @@ def test_publish_replaces_only_the_marked_block_and_is_idempotent(tmp_path):
     assert (results / "samples.png").read_bytes() == b"\x89PNG fake"
     assert json.loads((results / "comparison.json").read_text()) == ROWS
     course_run = (results / "course_run.md").read_text()
-    assert "| 08_x.ipynb | 3 min 51 s |" in course_run
+    assert "| 08_gans_vs_autoencoders.ipynb | 3 min 51 s |" in course_run
     assert "| 08_x | a\\|b | 0.1235 |  | n |" in course_run
     assert len(changed) == 5
     assert publish_results.publish(build, root=root, check=True) == []
@@ -85,7 +86,10 @@ def test_publish_replaces_only_the_marked_block_and_is_idempotent(tmp_path):
 
 @pytest.mark.parametrize(
     "profile, failed, message",
-    [("fast", 0, "'fast' profile"), ("full", 1, "failed notebooks: 08_x.ipynb")],
+    [
+        ("fast", 0, "'fast' profile"),
+        ("full", 1, "failed notebooks: 08_gans_vs_autoencoders.ipynb"),
+    ],
 )
 def test_refuses_fast_or_failed_runs(tmp_path, profile, failed, message):
     build, root = _fake_run(tmp_path, profile=profile, failed=failed)
@@ -113,3 +117,19 @@ def test_check_mode_reports_a_stale_readme(tmp_path):
     (build / "results" / "comparison.json").write_text(json.dumps(ROWS[:1]))
     changed = publish_results.publish(build, root=root, check=True)
     assert root / "README.md" in changed
+
+
+def test_refuses_results_left_by_an_earlier_run(tmp_path):
+    build, root = _fake_run(tmp_path)
+    os.utime(build / "results" / "samples.png", (0, 0))
+    with pytest.raises(publish_results.PublishError, match="older than the run"):
+        publish_results.publish(build, root=root)
+
+
+def test_refuses_a_run_without_the_comparison_notebook(tmp_path):
+    build, root = _fake_run(tmp_path)
+    report = json.loads((build / "report.json").read_text())
+    report["notebooks"] = report["notebooks"][:1]
+    (build / "report.json").write_text(json.dumps(report))
+    with pytest.raises(publish_results.PublishError, match="did not include 08_"):
+        publish_results.publish(build, root=root)
