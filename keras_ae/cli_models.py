@@ -299,11 +299,20 @@ def train(
     import matplotlib.pyplot as plt
 
     figure = _figure(trained, x_test, info.name, seed)
+    # A .json left by an earlier model at this path must not describe this one.
     try:
-        trained.model.save(model_path)
-        figure.savefig(figure_path, dpi=100)
+        metadata_path.unlink(missing_ok=True)
     except OSError as error:
-        raise CommandError(f"cannot write {model_path}: {error}") from None
+        raise CommandError(f"cannot replace {metadata_path}: {error}") from None
+    try:
+        for target, write in (
+            (model_path, trained.model.save),
+            (figure_path, lambda target: figure.savefig(target, dpi=100)),
+        ):
+            try:
+                write(target)
+            except OSError as error:
+                raise CommandError(f"cannot write {target}: {error}") from None
     finally:
         plt.close(figure)
     metadata = {
@@ -551,18 +560,32 @@ def evaluate(path, *, dataset=None, seed=0):
     model = _load_model(path)
     kind = infer_kind(model)
     family = FAMILIES[kind]
-    if metadata and FAMILIES.get(metadata.get("kind")) == family:
-        kind = metadata["kind"]  # e.g. beta_vae trained with any beta
+    if metadata and metadata.get("kind") != kind:
+        # The file decides; the .json may only name the beta of a VAE.
+        if {metadata.get("kind"), kind} != {"vae", "beta_vae"}:
+            raise CommandError(
+                f"{path} holds a model of kind {kind} but "
+                f"{companion_paths(path)[1].name} "
+                f"says {metadata.get('kind')}; remove or fix that file"
+            )
+        kind = metadata["kind"]
     image_shape = image_shape_of(model, family)
-    dataset = (
-        dataset or (metadata or {}).get("dataset") or dataset_for_shape(image_shape)
-    )
+    if dataset:
+        dataset_source = "--dataset"
+    elif metadata and metadata.get("dataset"):
+        dataset, dataset_source = metadata["dataset"], "training metadata"
+    else:
+        dataset = dataset_for_shape(image_shape)
+        dataset_source = "guessed from the image shape; --dataset chooses"
     if dataset is None:
         raise CommandError(
             f"cannot tell the data set of {path} (images {image_shape}); "
             "pass --dataset NAME"
         )
-    data = _load_data(dataset, image_size=image_shape[:2])
+    # Only the embedded digits are resized (as `train` does for them); any
+    # other data set must have the model's image shape.
+    image_size = image_shape[:2] if dataset == "digits" else None
+    data = _load_data(dataset, image_size=image_size)
     (_, _), (x_test, _), info = data
     if tuple(info.image_shape) != image_shape:
         raise CommandError(
@@ -575,6 +598,7 @@ def evaluate(path, *, dataset=None, seed=0):
         "kind": kind,
         "family": family,
         "dataset": info.name,
+        "dataset_source": dataset_source,
         "image_shape": list(image_shape),
         "num_test_images": len(x_test),
         "metadata": metadata,
@@ -726,7 +750,8 @@ def format_report(report):
         kind += f" ({report['family']})"
     lines = [
         f"{report['model_file']}: {kind}, measured on {report['num_test_images']} "
-        f"{report['dataset']} test images {height}x{width}x{channels}"
+        f"{report['dataset']} test images {height}x{width}x{channels} "
+        f"(data set: {report.get('dataset_source', 'given')})"
     ]
     metadata = report["metadata"]
     if metadata:

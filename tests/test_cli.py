@@ -65,9 +65,8 @@ def trained(tmp_path_factory):
 
 
 def test_model_kinds_and_data_sets_match_the_library():
-    from keras_ae import comparison, data
+    from keras_ae import data
 
-    assert cli_models.FAMILIES is comparison.FAMILIES
     assert cli_models.DATASETS == data.KNOWN_DATASETS
 
 
@@ -342,3 +341,36 @@ def test_help_lists_every_model_kind():
     assert code == 0
     text = " ".join(out.split())
     assert all(kind in text for kind in cli_models.MODEL_KINDS)
+
+
+def test_evaluate_refuses_a_sidecar_that_names_another_kind(trained, tmp_path):
+    source, _ = trained["undercomplete"]
+    path = tmp_path / "model.keras"
+    shutil.copyfile(source, path)
+    metadata = json.loads(source.with_suffix(".json").read_text())
+    path.with_suffix(".json").write_text(json.dumps({**metadata, "kind": "denoising"}))
+    code, out, err = _run(["evaluate", str(path)])
+    assert code == 1 and out == ""
+    assert err.strip().splitlines() == [
+        f"error: {path} holds a model of kind undercomplete but model.json says "
+        "denoising; remove or fix that file"
+    ]
+
+
+def test_evaluate_refuses_a_data_set_of_another_image_shape(trained):
+    path, _ = trained["undercomplete"]  # trained on the 8x8 digits
+    code, _, err = _run(["evaluate", str(path), "--dataset", "mnist"])
+    # Offline, mnist falls back to the digits at 28x28: still not 8x8.
+    assert code == 1
+    assert "works on images (8, 8, 1)" in err.strip().splitlines()[-1]
+
+
+def test_evaluate_says_where_the_data_set_came_from(trained, tmp_path):
+    source, _ = trained["undercomplete"]
+    path = tmp_path / "bare.keras"
+    shutil.copyfile(source, path)  # no .json beside it
+    assert _evaluate_json(path)["dataset_source"].startswith("guessed from the")
+    assert _evaluate_json(source)["dataset_source"] == "training metadata"
+    assert _evaluate_json(source, "--dataset", "digits")["dataset_source"] == (
+        "--dataset"
+    )
