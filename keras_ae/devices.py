@@ -311,16 +311,20 @@ def mixed_precision_policy():
 def use_mixed_precision(policy="auto", *, verbose=True):
     """Sets Keras's global dtype policy; call it before building models.
 
-    The library's builders keep the layers whose outputs enter a loss or a
-    penalty in float32 (codes, pixels, a VAE's mean and log-variance, a
-    discriminator's logits), so every loss is computed in float32 whatever
-    the policy; weights stay float32 too.
+    The builders of `keras_ae.autoencoders`, `keras_ae.vae_builders`,
+    `keras_ae.gan_builders` and the models of `keras_ae.comparison` keep the
+    layers whose outputs enter a loss or a penalty in float32 (codes, pixels,
+    a VAE's mean and log-variance, a discriminator's logits), so their losses
+    are computed in float32; weights stay float32 too. Models you build
+    yourself (and those of `keras_ae.applications`) need `dtype="float32"` on
+    such layers.
 
     Args:
-        policy: `"auto"` (the result of `mixed_precision_policy()`), or a Keras
-            policy name: `"float32"`, `"mixed_bfloat16"` or `"mixed_float16"`
-            (`"mixed_float16"` only for models compiled with a built-in loss:
-            `compile` adds loss scaling, the custom `train_step`s do not).
+        policy: `"auto"` (the result of `mixed_precision_policy()`),
+            `"float32"` or `"mixed_bfloat16"`. `"mixed_float16"` is refused:
+            under it `compile` wraps the optimizer in a `LossScaleOptimizer`,
+            which divides gradients by its loss scale, and the library's
+            custom `train_step`s do not scale their losses up to match.
         verbose: Whether to print the chosen policy.
 
     Returns:
@@ -331,7 +335,7 @@ def use_mixed_precision(policy="auto", *, verbose=True):
         keras_ae.devices: dtype policy float32
         'float32'
     """
-    allowed = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+    allowed = ("auto", "float32", "mixed_bfloat16")
     if policy not in allowed:
         raise ValueError(f"Expected policy in {allowed}. Received: policy={policy!r}")
     name = mixed_precision_policy() if policy == "auto" else policy
