@@ -46,8 +46,8 @@ DEFAULT_CODE_SIZE = 8
 DEFAULT_LATENT_DIM = 32
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_LEARNING_RATE = 3e-3
-# 100 epochs on the 1,347 digits: a VAE trains in about 10 s on 2 CPU cores
-# (test ELBO -24.1 nats; 200 epochs give -23.9), a DCGAN in about 40 s. The
+# 100 epochs on the 1,347 digits on 2 CPU cores: a VAE trains in about 8 s (about
+# 20 s with start-up and saving; test ELBO -24.1 nats), a DCGAN in about 40 s. The
 # larger data sets make 45 times as many steps per epoch.
 DIGITS_EPOCHS = 100
 OTHER_EPOCHS = 20
