@@ -140,23 +140,15 @@ def train_kwargs(num_epochs=1):
 
 
 def library_pipeline(kind, x, y):
-    """The `tf.data` pipeline of `train_model` for `kind` (shuffle, batch, prefetch)."""
+    """The `tf.data` pipeline of `train_model` for `kind` (its own `_dataset`)."""
     family = comparison.FAMILIES[kind]
     if kind == "conditional_gan":
         arrays = (x, np.asarray(y, "int64"))
-    elif family in ("gan", "vae") or kind == "contractive":
+    elif family in ("gan", "vae"):
         arrays = x
     else:
-        arrays = (x, x)
-    make = getattr(comparison, "_dataset", None)
-    if make is not None:
-        return make(arrays, BATCH_SIZE, SEED)
-    return (
-        tf.data.Dataset.from_tensor_slices(arrays)
-        .shuffle(len(x), seed=SEED, reshuffle_each_iteration=True)
-        .batch(BATCH_SIZE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+        arrays = (x, x)  # as train_model feeds every autoencoder
+    return comparison._dataset(arrays, BATCH_SIZE, SEED)
 
 
 def trained_library_model(kind, x, y):
