@@ -198,6 +198,31 @@ def build_dense_encoder(
     )
 
 
+def dense_pixels(x, output_shape, output_activation=None):
+    """Maps a feature vector to images: a Dense layer "pixels" and a Reshape.
+
+    Both layers are float32 even under a mixed precision policy, so a loss on
+    the images is computed in float32 (see `keras_ae.devices`). Used by the
+    dense decoders and generators of `autoencoders`, `vae_builders` and
+    `gan_builders`.
+
+    Args:
+        x: Keras tensor `(batch, features)`.
+        output_shape: Image shape `(height, width, channels)`.
+        output_activation: Activation of the pixels (e.g. "sigmoid") or None.
+
+    Returns:
+        The Keras tensor `(batch, *output_shape)`.
+    """
+    x = keras.layers.Dense(
+        math.prod(output_shape),
+        activation=output_activation,
+        name="pixels",
+        dtype="float32",
+    )(x)
+    return keras.layers.Reshape(output_shape, name="reshape", dtype="float32")(x)
+
+
 def build_dense_decoder(
     output_shape=(28, 28, 1),
     code_size=32,
@@ -239,13 +264,7 @@ def build_dense_decoder(
     x = codes
     for i, units in enumerate(hidden_units, start=1):
         x = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")(x)
-    x = keras.layers.Dense(
-        math.prod(output_shape),
-        activation=output_activation,
-        name="pixels",
-        dtype="float32",
-    )(x)
-    outputs = keras.layers.Reshape(output_shape, name="reshape", dtype="float32")(x)
+    outputs = dense_pixels(x, output_shape, output_activation)
     return keras.Model(codes, outputs, name=name)
 
 
@@ -440,10 +459,7 @@ def build_linear_autoencoder(input_shape=(28, 28, 1), code_size=32, name="autoen
         input_shape, code_size, (), None, None, keras.layers.Dense, "encoder"
     )
     codes = keras.Input(shape=(code_size,), name="code")
-    x = keras.layers.Dense(math.prod(input_shape), name="pixels", dtype="float32")(
-        codes
-    )
-    outputs = keras.layers.Reshape(input_shape, name="reshape", dtype="float32")(x)
+    outputs = dense_pixels(codes, input_shape)
     decoder = keras.Model(codes, outputs, name="decoder")
     return build_autoencoder(encoder, decoder, name=name)
 

@@ -21,7 +21,6 @@ concatenates them to the flattened image, a convolutional one appends them to
 the image as `num_classes` constant channels.
 """
 
-import math
 
 import keras
 
@@ -31,6 +30,7 @@ from keras_ae._checks import (
     check_spatial_shape,
     check_units,
 )
+from keras_ae.autoencoders import dense_pixels
 
 OUTPUT_ACTIVATIONS = ("sigmoid", "tanh")
 
@@ -124,14 +124,7 @@ def build_dense_generator(
         if batch_norm:
             x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
         x = keras.layers.LeakyReLU(negative_slope, name=f"leaky_relu_{i}")(x)
-    # Float32 images and logits even under a mixed precision policy.
-    x = keras.layers.Dense(
-        math.prod(output_shape),
-        activation=output_activation,
-        name="pixels",
-        dtype="float32",
-    )(x)
-    outputs = keras.layers.Reshape(output_shape, name="reshape", dtype="float32")(x)
+    outputs = dense_pixels(x, output_shape, output_activation)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -184,7 +177,7 @@ def build_dense_discriminator(
         x = keras.layers.LeakyReLU(negative_slope, name=f"leaky_relu_{i}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    logits = keras.layers.Dense(1, name="logit", dtype="float32")(x)
+    logits = keras.layers.Dense(1, name="logit", dtype="float32")(x)  # mixed precision
     return keras.Model(inputs, logits, name=name)
 
 
@@ -331,5 +324,5 @@ def build_dcgan_discriminator(
     x = keras.layers.Flatten(name="flatten")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-    logits = keras.layers.Dense(1, name="logit", dtype="float32")(x)
+    logits = keras.layers.Dense(1, name="logit", dtype="float32")(x)  # mixed precision
     return keras.Model(inputs, logits, name=name)

@@ -13,7 +13,6 @@ Example:
     ...                             hidden_units=(64,))
 """
 
-import math
 
 import keras
 import numpy as np
@@ -23,6 +22,7 @@ from keras_ae.autoencoders import (
     _check_activation,
     conv_downsampling_stack,
     conv_upsampling_stack,
+    dense_pixels,
 )
 
 __all__ = ["build_vae_encoder", "build_vae_decoder"]
@@ -181,13 +181,7 @@ def build_vae_decoder(
     for i, units in enumerate(hidden_units, start=1):
         x = keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")(x)
     if not conv_filters:
-        x = keras.layers.Dense(
-            math.prod(output_shape),
-            activation=output_activation,
-            name="pixels",
-            dtype="float32",
-        )(x)
-        outputs = keras.layers.Reshape(output_shape, name="reshape", dtype="float32")(x)
+        outputs = dense_pixels(x, output_shape, output_activation)
         return keras.Model(inputs, outputs, name=name)
     outputs = conv_upsampling_stack(
         x,

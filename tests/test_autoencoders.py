@@ -470,3 +470,24 @@ def test_mismatched_parts_raise_value_errors():
         ae.principal_angles(np.ones((3, 2)), np.ones((4, 2)))
     with pytest.raises(ValueError, match=r"Expected non-empty data"):
         ae.default_loss(np.array([]))
+
+
+def test_dense_pixels_is_a_dense_map_reshaped_and_float32_in_bfloat16():
+    from keras_ae.autoencoders import dense_pixels
+
+    features = keras.Input((5,))
+    model = keras.Model(features, dense_pixels(features, (2, 3, 1), "sigmoid"))
+    kernel, bias = model.get_layer("pixels").get_weights()
+    x = np.random.default_rng(0).normal(size=(4, 5)).astype("float32")
+    expected = 1.0 / (1.0 + np.exp(-(x @ kernel + bias)))
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0), expected.reshape(4, 2, 3, 1), rtol=1e-5
+    )
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        features = keras.Input((5,))
+        hidden = keras.layers.Dense(7)(features)  # bfloat16 under the policy
+        outputs = dense_pixels(hidden, (7, 1, 1))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert hidden.dtype == "bfloat16" and outputs.dtype == "float32"
