@@ -21,7 +21,6 @@ concatenates them to the flattened image, a convolutional one appends them to
 the image as `num_classes` constant channels.
 """
 
-
 import keras
 
 from keras_ae._checks import (

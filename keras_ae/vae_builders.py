@@ -13,7 +13,6 @@ Example:
     ...                             hidden_units=(64,))
 """
 
-
 import keras
 import numpy as np
 
