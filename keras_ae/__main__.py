@@ -86,7 +86,7 @@ def _add_course_command(subcommands):
         "--dataset",
         type=_dataset_name,
         metavar="NAME",
-        help="data set for every notebook (KERAS_AE_DATASET), e.g. digits or mnist",
+        help="data set for every notebook (KERAS_AE_DATASET), e.g. mnist_5k or mnist",
     )
     parser.add_argument(
         "--notebooks",
@@ -208,8 +208,8 @@ def _add_train_command(subcommands):
             f"MODEL is one of: {kinds}."
         ),
         epilog=(
-            "The defaults train a good model on the digits in about a minute or "
-            "less on 2 CPU cores (a VAE in about 20 s, a DCGAN in about 50 s). "
+            "The defaults train a model on the 3,500 training digits of mnist_5k "
+            "in a few minutes at most on 2 CPU cores. "
             "Example: python -m keras_ae train vae --epochs 200 --output "
             "runs/vae.keras"
         ),
@@ -228,7 +228,7 @@ def _add_train_command(subcommands):
         metavar="NAME",
         help=(
             f"one of {', '.join(cli_models.DATASETS)} (default: $KERAS_AE_DATASET "
-            "or digits; MNIST sets fall back to the digits when offline)"
+            "or mnist_5k; the full MNIST sets fall back to mnist_5k when offline)"
         ),
     )
     parser.add_argument(
@@ -251,8 +251,9 @@ def _add_train_command(subcommands):
         type=_positive_int,
         metavar="N",
         help=(
-            f"passes over the training images (default: {cli_models.DIGITS_EPOCHS} "
-            f"on digits, {cli_models.OTHER_EPOCHS} on the larger sets)"
+            "passes over the training images (default: "
+            + ", ".join(f"{n} on {d}" for d, n in cli_models.DEFAULT_EPOCHS.items())
+            + f", {cli_models.OTHER_EPOCHS} on the full MNIST sets)"
         ),
     )
     parser.add_argument(
@@ -340,8 +341,8 @@ def _add_evaluate_command(subcommands):
             "Load a .keras file saved by `train` (or any of the course's models) "
             "and print the test metrics that apply: reconstruction MSE, PSNR, SSIM "
             "and PCA's MSE at the same code size (autoencoders), the test ELBO "
-            "(VAEs), Frechet distance and class coverage with the digit classifier "
-            "(VAEs and GANs on the digits). The kind and data set come from the "
+            "(VAEs), Frechet distance and class coverage with the course's digit "
+            "classifier (VAEs and GANs). The kind and data set come from the "
             ".json file next to the model, else from the model itself."
         ),
     )

@@ -34,6 +34,8 @@ __all__ = [
 
 PROFILE_ENV = "KERAS_AE_PROFILE"  # read by keras_ae.utils.profile()
 DATASET_ENV = "KERAS_AE_DATASET"  # read by keras_ae.data.default_dataset()
+# keras_ae.data.DEFAULT_DATASET, without importing Keras here (tested equal).
+DEFAULT_DATASET = "mnist_5k"
 RESULTS_DIR_ENV = "KERAS_AE_RESULTS_DIR"
 NOTEBOOK_ENV = "KERAS_AE_NOTEBOOK"  # the running notebook's stem, for record_result
 DEFAULT_CELL_TIMEOUT = 1800
@@ -327,7 +329,7 @@ def run_course(
     report = {
         "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "profile": utils.profile(),
-        "dataset": os.environ.get(DATASET_ENV) or None,
+        "dataset": os.environ.get(DATASET_ENV) or DEFAULT_DATASET,
         "devices": _device_summary(),
         "versions": _versions(),
         "cell_timeout_seconds": timeout,

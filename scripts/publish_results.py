@@ -100,7 +100,7 @@ def run_summary(report):
     devices = report.get("devices", {})
     return (
         f"Run of {report['started'][:10]}: profile {report['profile']}, data set "
-        f"{report.get('dataset') or 'digits'}, "
+        f"{report.get('dataset') or 'mnist_5k'}, "
         f"{devices.get('text') or 'unknown devices'}, "
         f"{len(report['notebooks'])} notebooks in "
         f"{_minutes(report['total_seconds'])}."

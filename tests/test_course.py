@@ -195,7 +195,7 @@ def test_full_profile_and_pattern_selection(notebooks_dir, tmp_path, monkeypatch
     argv = ["course", "--notebooks-dir", str(notebooks_dir), "--output", str(tmp_path)]
     assert main([*argv, "--notebooks", "01_*"]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["profile"] == "full" and report["dataset"] is None
+    assert report["profile"] == "full" and report["dataset"] == "mnist_5k"
     recorded = {item["name"]: item["value"] for item in report["key_numbers"]}
     assert recorded["profile env"] == "unset"
     assert recorded["dataset env"] == "unset"
