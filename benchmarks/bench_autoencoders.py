@@ -272,7 +272,7 @@ def main():
     num_samples = 2048 if args.quick else 8192
 
     keras.utils.set_random_seed(0)
-    (x_train, _), _, _ = load_dataset("digits", image_size=28)
+    (x_train, _), _, _, _ = load_dataset("mnist_5k")
     repeats = int(np.ceil(num_samples / len(x_train)))
     x = np.concatenate([x_train] * repeats)[:num_samples]
 
