@@ -2,6 +2,7 @@
 """The course's two commands, for a machine that has only Python 3.10+.
 
     python3 tasks.py course [--fast] [--dataset NAME] ...   # run every notebook
+    python3 tasks.py lab [JUPYTERLAB OPTIONS]               # open the course
     python3 tasks.py test                                   # lint, tests, notebooks
 
 Each creates the virtual environment `.venv` with the pinned versions of
@@ -72,6 +73,14 @@ def course(args):
     return run(PYTHON, "-m", "keras_ae", "course", *args)
 
 
+def lab(args):
+    """Opens the course's notebooks in JupyterLab (installed in .venv)."""
+    options = [f"--notebook-dir={ROOT / 'notebooks'}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        options.append("--allow-root")  # a container's root user, as in CI
+    return run(PYTHON, "-m", "jupyterlab", *options, *args)
+
+
 def test(args):
     """Lint and format check, then unit tests and every notebook (fast profile)."""
     ruff = [PYTHON, "-m", "ruff"]
@@ -86,7 +95,7 @@ def test(args):
 
 
 def main(argv):
-    commands = {"course": course, "test": test}
+    commands = {"course": course, "lab": lab, "test": test}
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2

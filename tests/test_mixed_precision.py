@@ -72,7 +72,7 @@ def test_use_mixed_precision_sets_and_reports(restore_policy, capsys):
 
 @pytest.fixture(scope="module")
 def digits():
-    (x_train, y_train), (x_test, _), _ = load_dataset("digits")
+    (x_train, y_train), _, (x_test, _), _ = load_dataset("digits")
     return x_train, y_train, x_test
 
 
