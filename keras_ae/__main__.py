@@ -129,6 +129,11 @@ def _run_course_command(args, parser):
         wanted = f" matching {args.notebooks}" if args.notebooks else ""
         parser.error(f"no notebooks{wanted} in {notebooks_dir}")
     output = Path(args.output) if args.output else notebooks_dir.parent / "build/course"
+    profile = "fast" if args.fast else "full"
+    # For the estimate of the time left: the published times of the last full
+    # and fast runs, overridden by the last run of this profile in `output`.
+    expected = course.published_seconds(notebooks_dir.parent, profile)
+    expected.update(course.previous_seconds(output, profile))
     report = course.run_course(
         notebooks,
         output,
@@ -136,6 +141,7 @@ def _run_course_command(args, parser):
         dataset=args.dataset,
         timeout=args.timeout,
         log=lambda line: print(line, flush=True),
+        expected_seconds=expected,
     )
     return 1 if report["failed"] else 0
 

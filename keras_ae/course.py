@@ -15,6 +15,7 @@ This module imports only the standard library at the top, so a notebook can
 
 import datetime
 import fnmatch
+import html
 import json
 import os
 import platform
@@ -29,6 +30,7 @@ __all__ = [
     "find_notebooks_dir",
     "select_notebooks",
     "run_course",
+    "index_html",
     "RESULTS_DIR_ENV",
 ]
 
@@ -245,6 +247,10 @@ def _execute_notebook(path, output_dir, timeout, kernel_name):
         current["cell_index"] = cell_index
 
     kernel_settings, runtime = _kernel_transport()
+    # The kernel's own stderr (TensorFlow's C++ log lines, say) goes to a file
+    # next to the executed notebook, not between the runner's progress lines.
+    stderr_path = output_dir / f"{path.stem}.stderr.log"
+    stderr_file = stderr_path.open("w", encoding="utf-8")
     client = NotebookClient(
         notebook,
         timeout=timeout,
@@ -256,7 +262,7 @@ def _execute_notebook(path, output_dir, timeout, kernel_name):
     entry = {"name": path.name, "status": "passed", "cell_index": None, "error": None}
     start = time.perf_counter()
     try:
-        client.execute()
+        client.execute(stderr=stderr_file)
     except CellExecutionError as error:
         entry["status"] = "failed"
         entry["error"] = f"{error.ename}: {error.evalue}".strip().splitlines()[0]
@@ -268,8 +274,10 @@ def _execute_notebook(path, output_dir, timeout, kernel_name):
         message = (str(error).strip().splitlines() or [""])[0]
         entry["error"] = f"{type(error).__name__}: {message}"
     finally:
+        stderr_file.close()
         shutil.rmtree(runtime, ignore_errors=True)
     entry["seconds"] = round(time.perf_counter() - start, 2)
+    entry["stderr_log"] = stderr_path.name
     if entry["status"] != "passed":
         index = current["cell_index"]
         entry["cell_index"] = index
@@ -296,8 +304,9 @@ def run_course(
     timeout=DEFAULT_CELL_TIMEOUT,
     kernel_name="python3",
     log=print,
+    expected_seconds=None,
 ):
-    """Executes notebooks in order and writes `report.json` and `report.md`.
+    """Executes notebooks in order and writes `report.json`, `report.md`, `index.html`.
 
     Args:
         notebooks: Paths of the notebooks, in the order to run them. Each runs
@@ -309,6 +318,10 @@ def run_course(
         timeout: Seconds one cell may run before the notebook counts as failed.
         kernel_name: Jupyter kernel to run the notebooks in.
         log: Function that prints a progress line.
+        expected_seconds: Optional `{notebook file name: seconds}` measured in
+            an earlier run of the same profile, for the estimate of the time
+            left; default: the times in `report.json` of an earlier run of the
+            same profile in `output_dir`, if any.
 
     Returns:
         The report as a dict (what `report.json` holds); `report["failed"]` is
@@ -318,6 +331,8 @@ def run_course(
     output_dir = Path(output_dir).resolve()
     results_dir = output_dir / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
+    if expected_seconds is None:
+        expected_seconds = previous_seconds(output_dir, "fast" if fast else None)
     environment = _Environment()
     if fast:
         environment.set(PROFILE_ENV, "fast")
@@ -356,7 +371,10 @@ def run_course(
                 {"notebook": path.stem, **result} for result in entry["results"]
             ]
             elapsed = time.perf_counter() - start
-            log(f"{prefix} {_progress(entry, elapsed, number, len(notebooks))}")
+            left = _remaining_seconds(
+                report["notebooks"], notebooks[number:], expected_seconds
+            )
+            log(f"{prefix} {_progress(entry, elapsed, left)}")
     finally:
         environment.restore()
     report["total_seconds"] = round(time.perf_counter() - start, 2)
@@ -365,6 +383,7 @@ def run_course(
     report["failed"] = len(report["notebooks"]) - report["passed"]
     (output_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (output_dir / "report.md").write_text(report_markdown(report))
+    (output_dir / "index.html").write_text(index_html(report), encoding="utf-8")
     log(_summary(report, output_dir))
     return report
 
@@ -388,7 +407,77 @@ def _tables_written_since(results_dir, started_at):
     return tables
 
 
-def _progress(entry, elapsed, number, total):
+def previous_seconds(output_dir, profile=None):
+    """Per-notebook wall times of the last run in `output_dir`, if of `profile`.
+
+    Args:
+        output_dir: A course output folder (holding `report.json`).
+        profile: `"fast"` or `"full"`; None means the profile of this process
+            (`keras_ae.utils.profile()`).
+
+    Returns:
+        `{notebook file name: seconds}` of the notebooks that passed, or `{}`.
+    """
+    from keras_ae import utils
+
+    profile = profile or utils.profile()
+    try:
+        report = json.loads((Path(output_dir) / "report.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if report.get("profile") != profile:
+        return {}
+    return {
+        entry["name"]: float(entry["seconds"])
+        for entry in report.get("notebooks", [])
+        if entry.get("status") == "passed"
+    }
+
+
+PUBLISHED_SECONDS = Path("docs/results/notebook_seconds.json")
+
+
+def published_seconds(repository, profile):
+    """Per-notebook wall times published with the course's results.
+
+    `scripts/publish_results.py` writes them to `docs/results/notebook_seconds.json`
+    (`{profile: {notebook file name: seconds}}`) from a course run.
+
+    Returns:
+        `{notebook file name: seconds}` for `profile`, or `{}`.
+    """
+    try:
+        published = json.loads((Path(repository) / PUBLISHED_SECONDS).read_text())
+    except (OSError, ValueError):
+        return {}
+    times = published.get(profile, {}) if isinstance(published, dict) else {}
+    return {name: float(seconds) for name, seconds in times.items()}
+
+
+def _remaining_seconds(done, remaining, expected):
+    """Estimate of the time the `remaining` notebooks take.
+
+    Notebooks with an expected time count with it, scaled by how this run's
+    finished notebooks compared with their own expected times (a slower or
+    busier machine); the others count with this run's mean time per notebook.
+    """
+    if not remaining:
+        return 0.0
+    expected = expected or {}
+    known = [e for e in done if e["name"] in expected and expected[e["name"]] > 0]
+    speed = 1.0
+    if known:
+        speed = sum(e["seconds"] for e in known) / sum(
+            expected[e["name"]] for e in known
+        )
+    mean = sum(e["seconds"] for e in done) / len(done) if done else 0.0
+    return sum(
+        expected[p.name] * speed if expected.get(p.name, 0) > 0 else mean
+        for p in remaining
+    )
+
+
+def _progress(entry, elapsed, remaining):
     if entry["status"] == "passed":
         outcome = f"done in {format_duration(entry['seconds'])}"
     else:
@@ -396,8 +485,7 @@ def _progress(entry, elapsed, number, total):
             f"{entry['status'].upper()} after {format_duration(entry['seconds'])} "
             f"at cell {entry['cell_index']}: {entry['error']}"
         )
-    remaining = (total - number) * elapsed / number
-    left = f", about {_estimate(remaining)} left" if number < total else ""
+    left = f", about {_estimate(remaining)} left" if remaining > 0 else ""
     return f"{outcome} (elapsed {format_duration(elapsed)}{left})"
 
 
@@ -471,3 +559,99 @@ def report_markdown(report):
     for name, table in report.get("tables", {}).items():
         lines += ["", f"## Table: {name}", "", table["markdown"].strip()]
     return "\n".join(lines) + "\n"
+
+
+_PAGE_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }
+td.number { text-align: right; }
+.passed { color: #1a7f37; } .failed, .timeout { color: #cf222e; }
+ul { margin: 0; padding-left: 1.2em; }
+"""
+
+
+def _markdown_table_html(markdown):
+    """A Markdown table (`| a | b |` rows, a `|---|` rule) as an HTML table."""
+    rows = [
+        [html.escape(cell.strip()) for cell in line.strip().strip("|").split("|")]
+        for line in markdown.strip().splitlines()
+        if line.strip().startswith("|")
+    ]
+    rows = [row for row in rows if not all(set(c) <= set("-: ") for c in row)]
+    if not rows:
+        return f"<pre>{html.escape(markdown)}</pre>"
+    head = "".join(f"<th>{cell}</th>" for cell in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
+        for row in rows[1:]
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def index_html(report):
+    """Renders a report dict as the course's start page (what `index.html` holds).
+
+    One row per notebook: a link to its executed HTML copy (figures inline),
+    its status, wall time and key numbers; then the tables the notebooks wrote
+    and links to `report.md` and `report.json`.
+    """
+    devices = report["devices"]
+    versions = ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v)
+    facts = [
+        ("Started", report["started"]),
+        ("Profile", report["profile"]),
+        ("Data set", report["dataset"] or "each notebook's default"),
+        ("Devices", devices.get("text") or devices.get("error")),
+        ("Versions", versions),
+        ("Total wall time", format_duration(report["total_seconds"])),
+        ("Result", f"{report['passed']} of {len(report['notebooks'])} passed"),
+    ]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>keras-ae: executed course</title>",
+        f"<style>{_PAGE_STYLE}</style></head><body>",
+        "<h1>keras-ae: the executed course</h1>",
+        "<ul>",
+        *(f"<li>{name}: {html.escape(str(value))}</li>" for name, value in facts),
+        "</ul>",
+        "<table><tr><th>#</th><th>Notebook</th><th>Status</th><th>Wall time</th>"
+        "<th>Key numbers</th></tr>",
+    ]
+    for number, entry in enumerate(report["notebooks"], start=1):
+        name = html.escape(entry["name"])
+        link = (
+            f'<a href="{html.escape(entry["html"])}">{name}</a>'
+            if entry.get("html")
+            else name
+        )
+        status = html.escape(entry["status"])
+        if entry["status"] != "passed":
+            status += html.escape(f" at cell {entry['cell_index']}: {entry['error']}")
+        numbers = "".join(
+            "<li>"
+            + html.escape(
+                f"{item['name']}: {_format_value(item['value'])}"
+                + (f" {item['unit']}" if item.get("unit") else "")
+                + (f" ({item['note']})" if item.get("note") else "")
+            )
+            + "</li>"
+            for item in entry.get("results", [])
+        )
+        parts.append(
+            f"<tr><td>{number}</td><td>{link}</td>"
+            f'<td class="{html.escape(entry["status"])}">{status}</td>'
+            f'<td class="number">{format_duration(entry["seconds"])}</td>'
+            f"<td><ul>{numbers}</ul></td></tr>"
+        )
+    parts.append("</table>")
+    for name, table in report.get("tables", {}).items():
+        parts += [f"<h2>Table: {html.escape(name)}</h2>"]
+        parts.append(_markdown_table_html(table["markdown"]))
+    parts += [
+        '<p>The same report as <a href="report.md">Markdown</a> and '
+        '<a href="report.json">JSON</a>.</p>',
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"

@@ -9,9 +9,15 @@ It writes `docs/results/comparison.md` and `.json` (notebook 08's whole
 comparison table),
 `docs/results/samples.png` (notebook 08's samples of every generative model)
 and `docs/results/course_run.md` (each notebook's wall time and key numbers),
-and replaces the part of README.md between the two `course-results` markers
-with a compact table and the figure. It refuses a run that failed or that ran
+records each notebook's wall time in `docs/results/notebook_seconds.json` (the
+course runner's estimate of the time left reads it), and replaces the part of
+README.md between the two `course-results` markers with a compact table and the
+figure. It refuses a run that failed or that ran
 in the fast profile (whose numbers are not the course's), unless `--allow-fast`.
+`--times-only` records only the wall times, of a full or a fast run:
+
+    python3 tasks.py course --fast --output build/fast
+    python3 scripts/publish_results.py build/fast --times-only
 
 Standard library only.
 """
@@ -164,6 +170,30 @@ def replace_block(readme_text, block):
     return head + block + tail
 
 
+TIMES = Path("docs/results/notebook_seconds.json")
+
+
+def record_times(report, root=ROOT):
+    """Writes the run's per-notebook wall times under its profile in `TIMES`.
+
+    Only the notebooks that passed count; the other profile's times are kept.
+    Returns the path written.
+    """
+    path = root / TIMES
+    try:
+        times = json.loads(path.read_text())
+    except (OSError, ValueError):
+        times = {}
+    times[report["profile"]] = {
+        entry["name"]: round(float(entry["seconds"]), 1)
+        for entry in report["notebooks"]
+        if entry["status"] == "passed"
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(times, indent=2, sort_keys=True) + "\n")
+    return path
+
+
 def publish(build_dir, root=ROOT, allow_fast=False, check=False):
     """Writes the results; with `check`, only says whether README is current.
 
@@ -198,6 +228,7 @@ def publish(build_dir, root=ROOT, allow_fast=False, check=False):
     (results / "course_run.md").write_text(course_run)
     for target, source in outputs.items():
         shutil.copyfile(source, target)
+    changed.append(record_times(report, root))
     return changed
 
 
@@ -206,7 +237,20 @@ def main(argv=None):
     parser.add_argument("build_dir", nargs="?", default=str(ROOT / "build/course"))
     parser.add_argument("--check", action="store_true", help="only compare")
     parser.add_argument("--allow-fast", action="store_true")
+    parser.add_argument(
+        "--times-only",
+        action="store_true",
+        help="only record the wall times of the run (full or fast profile)",
+    )
     args = parser.parse_args(argv)
+    if args.times_only:
+        try:
+            report = json.loads((Path(args.build_dir) / "report.json").read_text())
+        except (OSError, ValueError) as error:
+            print(f"error: no readable report.json: {error}", file=sys.stderr)
+            return 1
+        print(f"updated: {record_times(report).relative_to(ROOT)}")
+        return 0
     try:
         changed = publish(args.build_dir, allow_fast=args.allow_fast, check=args.check)
     except PublishError as error:

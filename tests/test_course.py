@@ -40,6 +40,9 @@ PASSING_CELLS = [
         "(folder / 'tiny.md').write_text(table)\n"
         "(folder / 'tiny.json').write_text(json.dumps([{'model': 'ae', 'mse': 0.25}]))"
     ),
+    new_code_cell(  # what TensorFlow's C++ start-up lines do: write to fd 2
+        "os.write(2, b'C++ log line from the kernel\\n')"
+    ),
 ]
 FAILING_CELLS = [
     new_code_cell("x = 1"),
@@ -157,6 +160,58 @@ def test_kernel_saw_the_environment_and_results_were_gathered(fast_run, notebook
     }
     assert "## Table: tiny\n\n| model | mse |\n|---|---|\n| ae | 0.25 |" in markdown
     assert "stale" not in markdown
+
+
+def test_kernel_stderr_goes_to_a_log_file_not_the_progress_lines(fast_run):
+    _, report, output, lines = fast_run
+    assert report["notebooks"][0]["stderr_log"] == "01_passes.stderr.log"
+    log = (output / "01_passes.stderr.log").read_text()
+    assert "C++ log line from the kernel" in log
+    assert not any("C++ log line" in line for line in lines)
+
+
+def test_index_page_links_every_notebook_and_shows_its_numbers(fast_run):
+    _, report, output, _ = fast_run
+    page = (output / "index.html").read_text()
+    assert page.lower().startswith("<!doctype html>")
+    links = re.findall(r'href="([^"]+)"', page)
+    assert links == [
+        "01_passes.html",
+        "02_fails.html",
+        "03_slow.html",
+        "report.md",
+        "report.json",
+    ]
+    for link in links:
+        assert (output / link).is_file()
+    assert "<li>test MSE: 0.25 per pixel (tiny)</li>" in page
+    assert 'class="failed">failed at cell 2: ValueError: Expected x &gt; 1.' in page
+    assert "<tr><td>ae</td><td>0.25</td></tr>" in page  # the notebook's table
+
+
+def test_time_left_comes_from_expected_times_scaled_by_this_runs_speed():
+    done = [{"name": "a.ipynb", "seconds": 20.0}, {"name": "x.ipynb", "seconds": 40.0}]
+    expected = {"a.ipynb": 10.0, "b.ipynb": 30.0}
+    remaining = [course.Path("b.ipynb"), course.Path("c.ipynb")]
+    # This run took 2x a.ipynb's expected time, so b.ipynb's 30 s count 60 s;
+    # c.ipynb has no expected time and counts as this run's mean, 30 s.
+    assert course._remaining_seconds(done, remaining, expected) == 90.0
+    assert course._remaining_seconds(done, remaining, {}) == 60.0
+    assert course._remaining_seconds(done, [], expected) == 0.0
+
+
+def test_previous_and_published_times(fast_run, tmp_path):
+    _, report, output, _ = fast_run
+    assert course.previous_seconds(output, "fast") == {
+        "01_passes.ipynb": report["notebooks"][0]["seconds"]
+    }
+    assert course.previous_seconds(output, "full") == {}  # another profile
+    published = tmp_path / course.PUBLISHED_SECONDS
+    published.parent.mkdir(parents=True)
+    published.write_text(json.dumps({"full": {"01.ipynb": 12.5}}))
+    assert course.published_seconds(tmp_path, "full") == {"01.ipynb": 12.5}
+    assert course.published_seconds(tmp_path, "fast") == {}
+    assert course.published_seconds(tmp_path / "nowhere", "full") == {}
 
 
 def test_report_has_devices_timing_and_progress_lines(fast_run):

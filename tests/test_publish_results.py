@@ -80,8 +80,23 @@ def test_publish_replaces_only_the_marked_block_and_is_idempotent(tmp_path):
     course_run = (results / "course_run.md").read_text()
     assert "| 08_gans_vs_autoencoders.ipynb | 3 min 51 s |" in course_run
     assert "| 08_x | a\\|b | 0.1235 |  | n |" in course_run
-    assert len(changed) == 5
+    assert len(changed) == 6
+    times = json.loads((results / "notebook_seconds.json").read_text())
+    assert times == {
+        "full": {"00_setup.ipynb": 16.1, "08_gans_vs_autoencoders.ipynb": 231.0}
+    }
     assert publish_results.publish(build, root=root, check=True) == []
+
+
+def test_times_of_a_fast_run_keep_the_full_ones(tmp_path):
+    build, root = _fake_run(tmp_path)
+    publish_results.publish(build, root=root)
+    fast_build, _ = _fake_run(tmp_path / "fast", profile="fast", failed=1)
+    report = json.loads((fast_build / "report.json").read_text())
+    publish_results.record_times(report, root=root)
+    times = json.loads((root / publish_results.TIMES).read_text())
+    assert times["full"]["08_gans_vs_autoencoders.ipynb"] == 231.0
+    assert times["fast"] == {"00_setup.ipynb": 16.1}  # the failed one is left out
 
 
 @pytest.mark.parametrize(
