@@ -2,7 +2,8 @@
 
 - `build_gan(kind, ...)`: a dense GAN, a DCGAN, a conditional GAN or a WGAN-GP
   (`GAN_KINDS`), built from `keras_ae.gan_builders` with the architectures the
-  course uses on small images; `compile_gan` gives it its two Adam optimizers.
+  course uses on 28x28 digits; `compile_gan` gives it its two Adam optimizers.
+  `GAN_RECIPES` holds the step sizes and architectures tuned in notebook 07.
 - `train_gan` trains one of them from a seed and times it; `train_gans` trains
   several types over several seeds in one call (a stability check), and
   `stability_rows` turns those runs into table rows.
@@ -18,7 +19,7 @@
 Example:
     >>> run = train_gan("dense", x_train, num_epochs=100, seed=0)
     >>> images, _ = generate_images(run.model, 1000, seed=1)
-    >>> class_histogram(get_classifier("digits"), images)
+    >>> class_histogram(get_classifier(), images)
 """
 
 import dataclasses
@@ -41,6 +42,7 @@ from keras_ae.utils import set_seed
 
 __all__ = [
     "GAN_KINDS",
+    "GAN_RECIPES",
     "BatchHistory",
     "GanRun",
     "build_gan",
@@ -56,6 +58,40 @@ __all__ = [
 ]
 
 GAN_KINDS = ("dense", "dcgan", "conditional", "wgan_gp")
+
+# The recipes tuned in notebook 07 on the 28x28 MNIST digits (3,500 training
+# images), in the form `keras_ae.comparison` takes: the course's name of the
+# model, its `kind` of `GAN_KINDS`, the Adam step sizes of the generator
+# (`learning_rate`) and of the discriminator (`d_learning_rate`), and any other
+# argument of `build_gan`. Epoch counts are left to the caller.
+GAN_RECIPES = {
+    "dense_gan": {
+        "kind": "dense",
+        "learning_rate": 5e-4,
+        "d_learning_rate": 1e-3,
+        "dense_units": (256, 512),
+    },
+    "dcgan": {
+        "kind": "dcgan",
+        "learning_rate": 5e-4,
+        "d_learning_rate": 5e-4,
+        "generator_filters": (32, 16),
+        "discriminator_filters": (32, 64),
+        "generator_negative_slope": 0.2,
+    },
+    "conditional_gan": {
+        "kind": "conditional",
+        "learning_rate": 5e-4,
+        "d_learning_rate": 5e-4,
+        "dense_units": (256, 512),
+    },
+    "wgan_gp": {
+        "kind": "wgan_gp",
+        "learning_rate": 5e-4,
+        "critic_steps": 3,
+        "dense_units": (256, 512),
+    },
+}
 
 
 def _check_kind(kind):
@@ -76,11 +112,11 @@ def _check_positive_number(name, value):
 
 def build_gan(
     kind,
-    image_shape=(8, 8, 1),
+    image_shape=(28, 28, 1),
     latent_dim=32,
     num_classes=10,
     label_smoothing=0.1,
-    dense_units=(128, 256),
+    dense_units=(256, 512),
     generator_filters=(32, 16),
     discriminator_filters=(32, 64),
     generator_negative_slope=0.2,
@@ -114,8 +150,8 @@ def build_gan(
         generator_filters: Filters of the DCGAN generator's upsampling stages.
         discriminator_filters: Filters of the DCGAN discriminator's stages.
         generator_negative_slope: Slope of the DCGAN generator's LeakyReLU for
-            negative inputs; 0 gives the ReLU of the DCGAN paper, which on the
-            8x8 digits collapsed onto one or two digits in the course's runs.
+            negative inputs; 0 gives the ReLU of the DCGAN paper (notebook 07
+            compares the two).
         critic_steps: Critic updates per generator update (`"wgan_gp"`).
         gp_weight: Weight of the gradient penalty (`"wgan_gp"`).
         seed: Seed of the model's latent noise.
@@ -124,13 +160,13 @@ def build_gan(
         An uncompiled `GAN`, `ConditionalGAN` or `WGANGP`.
 
     Example:
-        >>> gan = build_gan("dcgan", image_shape=(8, 8, 1))
-        >>> gan.generator.output_shape
-        (None, 8, 8, 1)
+        >>> gan = build_gan("dcgan", image_shape=(28, 28, 1))
+        >>> gan.generator.get_layer("reshape").output.shape  # 7 -> 14 -> 28
+        (None, 7, 7, 32)
     """
     _check_kind(kind)
     image_shape = check_shape("image_shape", image_shape, rank=3)
-    dense_units = check_units("dense_units", dense_units, "(128, 256)")
+    dense_units = check_units("dense_units", dense_units, "(256, 512)")
     check_positive_int("latent_dim", latent_dim)
     check_positive_int("num_classes", num_classes)
     reversed_units = tuple(reversed(dense_units))

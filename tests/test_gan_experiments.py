@@ -9,6 +9,7 @@ from keras_ae.data import load_dataset
 from keras_ae.gan_builders import build_dense_discriminator
 from keras_ae.gan_experiments import (
     GAN_KINDS,
+    GAN_RECIPES,
     BatchHistory,
     build_gan,
     compile_gan,
@@ -29,7 +30,7 @@ NUM_CLASSES = 10
 
 @pytest.fixture(scope="module")
 def digits():
-    (x_train, y_train), _, _ = load_dataset("digits")
+    (x_train, y_train), _, _, _ = load_dataset("digits")
     return x_train[:256], y_train[:256]
 
 
@@ -38,7 +39,7 @@ def _layer_types(model):
 
 
 def test_build_gan_gives_each_kind_its_networks():
-    models = {kind: build_gan(kind, image_shape=(8, 8, 1)) for kind in GAN_KINDS}
+    models = {kind: build_gan(kind) for kind in GAN_KINDS}  # 28x28 by default
     assert type(models["dense"]) is GAN
     assert type(models["dcgan"]) is GAN
     assert type(models["conditional"]) is ConditionalGAN
@@ -46,9 +47,16 @@ def test_build_gan_gives_each_kind_its_networks():
 
     dense = models["dense"]
     units = [layer.units for layer in dense.generator.layers if hasattr(layer, "units")]
-    assert units == [128, 256, 64]  # hidden layers, then the 8 * 8 pixels
+    assert units == [256, 512, 784]  # hidden layers, then the 28 * 28 pixels
     assert dense.label_smoothing == pytest.approx(0.1)
     assert "Conv2DTranspose" in _layer_types(models["dcgan"].generator)
+    # The DCGAN starts from a 7x7 map and doubles it twice: 7 -> 14 -> 28.
+    dcgan_maps = [
+        tuple(layer.output.shape[1:3])
+        for layer in models["dcgan"].generator.layers
+        if type(layer).__name__ in ("Reshape", "Conv2DTranspose")
+    ]
+    assert dcgan_maps == [(7, 7), (14, 14), (28, 28)]
     assert "Conv2D" in _layer_types(models["dcgan"].discriminator)
     assert "Conv2DTranspose" not in _layer_types(dense.generator)
     slopes = [
@@ -63,13 +71,32 @@ def test_build_gan_gives_each_kind_its_networks():
     conditional = models["conditional"]
     assert conditional.num_classes == NUM_CLASSES
     assert [tuple(t.shape) for t in conditional.discriminator.inputs] == [
-        (None, 8, 8, 1),
+        (None, 28, 28, 1),
         (None, NUM_CLASSES),
     ]
     wgan = models["wgan_gp"]
     assert (wgan.critic_steps, wgan.gp_weight) == (3, 10.0)
     assert "Dropout" not in _layer_types(wgan.discriminator)  # a fixed function
     assert "Dropout" in _layer_types(dense.discriminator)
+
+
+def test_gan_recipes_build_and_compile_the_kind_they_name():
+    for name, recipe in GAN_RECIPES.items():
+        recipe = dict(recipe)
+        kind = recipe.pop("kind")
+        learning_rate = recipe.pop("learning_rate")
+        d_learning_rate = recipe.pop("d_learning_rate", None)
+        model = compile_gan(
+            build_gan(kind, **recipe),
+            learning_rate=learning_rate,
+            d_learning_rate=d_learning_rate,
+        )
+        assert kind in GAN_KINDS, name
+        assert model.generator.output_shape == (None, 28, 28, 1), name
+        assert float(model.g_optimizer.learning_rate) == pytest.approx(learning_rate)
+        assert float(model.d_optimizer.learning_rate) == pytest.approx(
+            d_learning_rate or learning_rate
+        )
 
 
 def test_compile_gan_sets_both_adam_optimizers():
@@ -277,7 +304,7 @@ def test_sample_report_counts_classes_and_compares_features():
 def test_generate_images_of_an_unconditional_gan_repeats_with_a_seed():
     gan = build_gan("dense", seed=0)
     images, labels = generate_images(gan, 6, seed=4)
-    assert labels is None and images.shape == (6, 8, 8, 1)
+    assert labels is None and images.shape == (6, 28, 28, 1)
     np.testing.assert_array_equal(images, generate_images(gan, 6, seed=4)[0])
     assert not np.array_equal(images, generate_images(gan, 6, seed=5)[0])
 
