@@ -86,13 +86,19 @@ def masked_mse(a, b, mask, per_image=False):
     return float(squared.sum() / mask.sum())
 
 
-def masked_psnr(a, b, mask, data_range=1.0, per_image=False):
+def masked_psnr(a, b, mask, data_range=1.0, per_image=False, pooled=False):
     """Peak signal-to-noise ratio in decibels over the masked pixels only.
 
     Each image gets `10 * log10(data_range^2 / MSE)`, with its MSE taken over
     its masked pixels; like `keras_ae.metrics.psnr`, the mean over images is
     returned. For masks of the same size in every image (a block mask) this
     equals `metrics.psnr` applied to the masked pixels alone.
+
+    An image whose hole is filled exactly (for example an empty hole in a black
+    background filled with zeros) has an infinite PSNR, and then so has the
+    mean. `pooled=True` avoids that: it returns the PSNR of the squared error
+    pooled over the masked pixels of all images, `10 * log10(data_range^2 /
+    masked_mse(a, b, mask))`, finite unless every hole is filled exactly.
 
     Args:
         a: Images `(N, H, W, C)`, the reference (the original images).
@@ -101,10 +107,12 @@ def masked_psnr(a, b, mask, data_range=1.0, per_image=False):
         data_range: Difference between the largest and smallest possible value
             (1.0 for images in [0, 1]).
         per_image: If True, return the array of `N` per-image values.
+        pooled: If True, return the PSNR of the pooled squared error instead
+            of the mean of the per-image PSNRs (not with `per_image`).
 
     Returns:
-        The mean PSNR in dB (a float; infinite if every hole is filled exactly),
-        or a NumPy array of per-image PSNRs.
+        The mean PSNR in dB (a float; infinite if any hole is filled exactly),
+        the pooled PSNR with `pooled=True`, or a NumPy array of per-image PSNRs.
 
     Example:
         >>> print(f"{masked_psnr(x_test, filled, mask):.1f} dB inside the block")
@@ -113,7 +121,12 @@ def masked_psnr(a, b, mask, data_range=1.0, per_image=False):
         raise ValueError(
             f"Expected data_range > 0. Received: data_range={data_range!r}"
         )
-    errors = masked_mse(a, b, mask, per_image=True)
+    if pooled and per_image:
+        raise ValueError(
+            "Expected at most one of per_image and pooled. Received: "
+            "per_image=True, pooled=True"
+        )
+    errors = np.asarray(masked_mse(a, b, mask, per_image=not pooled))
     with np.errstate(divide="ignore"):
         values = 10.0 * np.log10(data_range**2 / errors)
     return values if per_image else float(np.mean(values))

@@ -47,6 +47,28 @@ def test_masked_scores_ignore_pixels_outside_the_mask(images):
     assert masked_mse(clean, clean, mask) == 0.0
 
 
+def test_pooled_masked_psnr_is_the_psnr_of_all_masked_pixels_together(images):
+    clean, noisy, mask = images
+    exact = np.where(mask[:1] == 1, clean[:1], noisy[:1])  # image 0: hole exact
+    filled = np.concatenate([exact, noisy[1:]])
+    assert masked_psnr(clean, filled, mask) == np.inf
+    inside = np.broadcast_to(mask, clean.shape) == 1
+    pooled_mse = np.mean((clean[inside] - filled[inside]) ** 2)
+    expected = peak_signal_noise_ratio(clean[inside], filled[inside], data_range=1.0)
+    np.testing.assert_allclose(10 * np.log10(1 / pooled_mse), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        masked_psnr(clean, filled, mask, pooled=True), expected, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        masked_psnr(255 * clean, 255 * filled, mask, data_range=255.0, pooled=True),
+        expected,
+        rtol=1e-6,
+    )
+    assert masked_psnr(clean, clean, mask, pooled=True) == np.inf
+    with pytest.raises(ValueError, match="per_image=True, pooled=True"):
+        masked_psnr(clean, noisy, mask, per_image=True, pooled=True)
+
+
 def test_masked_mse_with_masks_of_different_sizes_and_colour_images():
     rng = np.random.default_rng(2)
     a = rng.uniform(size=(4, 6, 6, 3))
