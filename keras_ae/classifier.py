@@ -225,7 +225,8 @@ def get_classifier(dataset=None, image_size=None, cache_dir=None, seed=0):
     """Returns the course's classifier for a data set, training it only once.
 
     The first call trains it with `train_classifier` on the training split
-    (the validation split picks the epoch) and saves it as
+    (the validation split picks the epoch), in a fresh Python process so that
+    the caller's random generators are left alone, and saves it as
     `classifier_<dataset>_<height>x<width>_seed<seed>_<RECIPE_VERSION>.keras` in
     `cache_dir`; later calls load that file. Either way it prints the
     classifier's accuracy on the test split, which it never trained on. The file
@@ -252,30 +253,58 @@ def get_classifier(dataset=None, image_size=None, cache_dir=None, seed=0):
         keras_ae.classifier: mnist_5k 28x28 classifier, test accuracy 0.98... (...)
     """
     dataset = default_dataset() if dataset is None else dataset
-    (x_train, y_train), (x_val, y_val), (x_test, y_test), info = load_dataset(
-        dataset, image_size=image_size
-    )
+    _, _, (x_test, y_test), info = load_dataset(dataset, image_size=image_size)
     path = _cache_path(cache_dir, info.name, info.image_shape, seed)
-    if path.exists():
-        model = keras.saving.load_model(path, safe_mode=True)
-        test_accuracy = accuracy(model, x_test, y_test)
-        origin = f"loaded from {path}"
-    else:
-        model, _ = train_classifier(x_train, y_train, x_val, y_val, seed=seed)
-        test_accuracy = accuracy(model, x_test, y_test)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Save under a temporary name, then rename: another process never sees
-        # a half-written file.
-        partial = path.with_name(f"{path.stem}.partial-{os.getpid()}.keras")
-        model.save(partial)
-        os.replace(partial, path)
+    origin = f"loaded from {path}"
+    if not path.exists():
+        # Trained in a fresh Python process: seeding and training there leave
+        # this process's random generators as they were, so a notebook's
+        # numbers do not depend on whether the classifier was cached.
+        _train_in_fresh_process(dataset, image_size, seed, path)
         origin = f"trained, saved to {path}"
+    model = keras.saving.load_model(path, safe_mode=True)
+    test_accuracy = accuracy(model, x_test, y_test)
     height, width = info.image_shape[:2]
     print(
         f"keras_ae.classifier: {info.name} {height}x{width} classifier, "
         f"test accuracy {test_accuracy:.3f} ({origin})"
     )
     return model
+
+
+def _train_and_save(dataset, image_size, seed, path):
+    """Trains the course's classifier on `dataset`'s training split; saves it."""
+    (x_train, y_train), (x_val, y_val), _, _ = load_dataset(
+        dataset, image_size=image_size
+    )
+    model, _ = train_classifier(x_train, y_train, x_val, y_val, seed=seed)
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Save under a temporary name, then rename: another process never sees a
+    # half-written file.
+    partial = path.with_name(f"{path.stem}.partial-{os.getpid()}.keras")
+    model.save(partial)
+    os.replace(partial, path)
+
+
+def _train_in_fresh_process(dataset, image_size, seed, path):
+    import json
+    import subprocess
+    import sys
+
+    arguments = json.dumps([dataset, image_size, seed, str(path)])
+    code = (
+        "import json, sys; from keras_ae.classifier import _train_and_save; "
+        "_train_and_save(*json.loads(sys.argv[1]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, arguments], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"Training the classifier for {dataset!r} failed in a child process "
+            f"(exit status {done.returncode}):\n{done.stderr[-3000:]}"
+        )
 
 
 def features(model, x, batch_size=256):

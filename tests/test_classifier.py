@@ -1,5 +1,7 @@
 """Tests for keras_ae.classifier: accuracy, determinism, caching, features."""
 
+import random
+
 import numpy as np
 import pytest
 from tensorflow.python.framework import config as tf_config
@@ -75,15 +77,18 @@ def test_get_classifier_trains_once_then_loads(
     _, _, (x_test, _), _ = digits
     calls = []
 
-    def fake_train(*args, **kwargs):
-        calls.append(kwargs)
-        return model, test_accuracy
+    def fake_train(dataset, image_size, seed, path):
+        calls.append((dataset, image_size, seed))
+        model.save(path)
 
-    monkeypatch.setattr(classifier, "train_classifier", fake_train)
+    monkeypatch.setattr(classifier, "_train_in_fresh_process", fake_train)
     first = classifier.get_classifier("digits", cache_dir=tmp_path, seed=3)
     path = tmp_path / f"classifier_digits_8x8_seed3_{classifier.RECIPE_VERSION}.keras"
-    assert first is model and len(calls) == 1 and calls[0]["seed"] == 3
+    assert calls == [("digits", None, 3)]
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    np.testing.assert_array_equal(
+        first.predict(x_test, verbose=0), model.predict(x_test, verbose=0)
+    )
     line = capsys.readouterr().out.strip()
     assert line == (
         "keras_ae.classifier: digits 8x8 classifier, test accuracy "
@@ -93,9 +98,8 @@ def test_get_classifier_trains_once_then_loads(
     def no_training(*args, **kwargs):
         raise AssertionError("the cached classifier must be loaded, not trained")
 
-    monkeypatch.setattr(classifier, "train_classifier", no_training)
+    monkeypatch.setattr(classifier, "_train_in_fresh_process", no_training)
     loaded = classifier.get_classifier("digits", cache_dir=tmp_path, seed=3)
-    assert loaded is not model
     np.testing.assert_array_equal(
         loaded.predict(x_test, verbose=0), model.predict(x_test, verbose=0)
     )
@@ -103,6 +107,37 @@ def test_get_classifier_trains_once_then_loads(
         "keras_ae.classifier: digits 8x8 classifier, test accuracy "
         f"{test_accuracy:.3f} (loaded from {path})"
     )
+
+
+def test_a_cache_miss_leaves_the_random_generators_as_a_hit_does(tmp_path):
+    import keras
+
+    from keras_ae.utils import set_seed
+
+    def draws():
+        return (
+            random.random(),
+            np.random.rand(),
+            float(keras.random.uniform(())),
+            float(keras.ops.convert_to_numpy(keras.random.normal((1,)))[0]),
+        )
+
+    # Loading a model draws from the global generators (its layers are built
+    # with fresh weights before the saved ones are set), so the claim is: a
+    # cache miss, which trains, leaves them as a cache hit, which only loads.
+    set_seed(7)
+    classifier.get_classifier("digits", cache_dir=tmp_path)  # trains: a miss
+    after_miss = draws()
+    assert list(tmp_path.glob("*.keras"))
+    set_seed(7)
+    classifier.get_classifier("digits", cache_dir=tmp_path)  # loads: a hit
+    assert draws() == after_miss
+
+
+def test_a_failed_training_run_says_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_AE_DATASET", "no_such_set")
+    with pytest.raises(RuntimeError, match="(?s)exit status 1.*no_such_set"):
+        classifier._train_in_fresh_process(None, None, 0, tmp_path / "c.keras")
 
 
 def test_features_are_the_penultimate_activations(trained, digits):
