@@ -1,0 +1,240 @@
+"""Measuring anomaly detectors and denoisers of time series, and classical baselines.
+
+- Detection scores: `detection_report` gives precision, recall and F1 of a
+  thresholded score against per-step labels, plain or with *point adjustment*
+  (`point_adjust`: a true anomalous segment counts as found, every step of it,
+  once any step of it is flagged; a common but generous convention of the
+  time-series anomaly literature, Xu et al. 2018), and the AUROC of the score.
+- Thresholds come from normal data: `normal_threshold` takes a high quantile of
+  the scores of normal validation steps.
+- Classical detectors of the same data: `moving_zscore_scores` (distance from
+  the mean of the preceding steps, in their standard deviations) and
+  `isolation_forest_scores` (scikit-learn's isolation forest on windows,
+  fitted on normal windows).
+- Classical denoisers: `moving_average` and `savgol` (Savitzky-Golay), with
+  `tune_filter` choosing the width on validation data.
+"""
+
+import numpy as np
+
+from keras_ae._checks import check_positive_int
+from keras_ae.sequences import _as_series, overlap_average, sliding_windows
+
+__all__ = [
+    "auroc",
+    "detection_report",
+    "isolation_forest_scores",
+    "moving_average",
+    "moving_zscore_scores",
+    "normal_threshold",
+    "point_adjust",
+    "savgol",
+    "segments",
+    "tune_filter",
+]
+
+
+def _labels(labels, length=None):
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.isin(labels, (0, 1)).all():
+        raise ValueError(
+            "Expected labels of shape (T,) holding 0 (normal) and 1 (anomalous). "
+            f"Received: shape={labels.shape}"
+        )
+    if length is not None and len(labels) != length:
+        raise ValueError(
+            f"Expected as many labels as scores ({length}). Received: {len(labels)}"
+        )
+    return labels.astype(bool)
+
+
+def segments(labels):
+    """The runs of 1s in `labels`, as `(start, end)` pairs (end excluded)."""
+    labels = _labels(labels).astype("int8")
+    edges = np.diff(np.concatenate([[0], labels, [0]]))
+    return list(
+        zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)
+    )
+
+
+def point_adjust(predictions, labels):
+    """Marks a whole true anomalous segment as predicted once any step of it is.
+
+    Args:
+        predictions: 0/1 (or bool) per step.
+        labels: True 0/1 labels per step.
+
+    Returns:
+        bool array: `predictions` with every true segment that holds at least
+        one predicted step set to True throughout.
+    """
+    predictions = _labels(np.asarray(predictions).astype("int64"))
+    labels = _labels(labels, len(predictions))
+    adjusted = predictions.copy()
+    for start, end in segments(labels):
+        if predictions[start:end].any():
+            adjusted[start:end] = True
+    return adjusted
+
+
+def auroc(scores, labels):
+    """Area under the ROC curve of `scores` for `labels` (ties count one half).
+
+    The probability that a random anomalous step scores higher than a random
+    normal one, by the Mann-Whitney rank statistic.
+    """
+    scores = np.asarray(scores, dtype="float64")
+    labels = _labels(labels, len(scores))
+    if labels.all() or not labels.any():
+        raise ValueError("Expected both normal and anomalous steps in labels")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    sorted_scores = scores[order]
+    # Average ranks of tied scores.
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    ends = np.r_[starts[1:], len(scores)]
+    for start, end in zip(starts, ends, strict=True):
+        ranks[order[start:end]] = (start + end + 1) / 2
+    positives = labels.sum()
+    negatives = len(labels) - positives
+    return float(
+        (ranks[labels].sum() - positives * (positives + 1) / 2)
+        / (positives * negatives)
+    )
+
+
+def normal_threshold(normal_scores, quantile=0.999):
+    """A threshold at the `quantile` of scores of normal steps (NaNs ignored)."""
+    normal_scores = np.asarray(normal_scores, dtype="float64")
+    if not 0 < quantile <= 1:
+        raise ValueError(f"Expected 0 < quantile <= 1. Received: quantile={quantile}")
+    return float(np.nanquantile(normal_scores, quantile))
+
+
+def detection_report(scores, labels, threshold):
+    """Precision, recall and F1 of `scores > threshold`, plain and point-adjusted.
+
+    Steps whose score is NaN (no window covered them) count as not flagged.
+
+    Returns:
+        A dict: `auroc` (NaN scores replaced by the lowest score), `precision`,
+        `recall`, `f1`, `precision_pa`, `recall_pa`, `f1_pa` (point-adjusted),
+        `flagged` (number of steps flagged) and `segments_found` of
+        `num_segments`.
+    """
+    scores = np.asarray(scores, dtype="float64")
+    labels = _labels(labels, len(scores))
+    predicted = np.nan_to_num(scores, nan=-np.inf) > threshold
+    report = {"auroc": auroc(np.nan_to_num(scores, nan=np.nanmin(scores)), labels)}
+    for suffix, flags in (("", predicted), ("_pa", point_adjust(predicted, labels))):
+        true_positives = np.sum(flags & labels)
+        precision = true_positives / flags.sum() if flags.any() else 0.0
+        recall = true_positives / labels.sum()
+        f1 = (
+            2 * precision * recall / (precision + recall)
+            if precision + recall > 0
+            else 0.0
+        )
+        report.update(
+            {
+                f"precision{suffix}": float(precision),
+                f"recall{suffix}": float(recall),
+                f"f1{suffix}": float(f1),
+            }
+        )
+    found = [predicted[start:end].any() for start, end in segments(labels)]
+    report.update(
+        flagged=int(predicted.sum()),
+        segments_found=int(sum(found)),
+        num_segments=len(found),
+    )
+    return report
+
+
+def moving_zscore_scores(series, window=50):
+    """|x_t - mean| / std of the `window` steps before t, largest over channels.
+
+    The first `window` steps, which have no full history, get NaN.
+    """
+    series = _as_series(series, "float64")
+    window = check_positive_int("window", window)
+    if window >= len(series):
+        raise ValueError(
+            f"Expected window < the series length {len(series)}. Received: {window}"
+        )
+    history = np.lib.stride_tricks.sliding_window_view(series[:-1], window, axis=0)
+    mean, std = history.mean(axis=-1), history.std(axis=-1)
+    z = np.abs(series[window:] - mean) / np.maximum(std, 1e-12)
+    return np.concatenate([np.full(window, np.nan), z.max(axis=-1)])
+
+
+def isolation_forest_scores(
+    train_series, series, window_size, stride=1, seed=0, num_trees=200
+):
+    """Isolation-forest anomaly scores per step, fitted on normal windows.
+
+    scikit-learn's `IsolationForest` is fitted on the windows of
+    `train_series`; every window of `series` gets its anomaly score (higher is
+    more anomalous), spread over its steps with `overlap_average`.
+    """
+    from sklearn.ensemble import IsolationForest
+
+    train = sliding_windows(train_series, window_size, stride)
+    windows = sliding_windows(series, window_size, stride)
+    forest = IsolationForest(n_estimators=num_trees, random_state=seed)
+    forest.fit(train.reshape(len(train), -1))
+    window_scores = -forest.score_samples(windows.reshape(len(windows), -1))
+    per_step = np.repeat(window_scores[:, None], window_size, axis=1)
+    return overlap_average(per_step, len(_as_series(series)), stride)
+
+
+def moving_average(series, width):
+    """Centered moving average of odd `width` along time (edges: shorter windows)."""
+    series = _as_series(series, "float64")
+    width = check_positive_int("width", width)
+    if width % 2 == 0:
+        raise ValueError(f"Expected an odd width. Received: width={width}")
+    half = width // 2
+    padded = np.pad(series, ((half, half), (0, 0)))
+    counts = np.pad(np.ones(len(series)), half)
+    kernel = np.ones(width)
+    sums = np.stack(
+        [
+            np.convolve(padded[:, c], kernel, mode="valid")
+            for c in range(series.shape[1])
+        ],
+        axis=-1,
+    )
+    return sums / np.convolve(counts, kernel, mode="valid")[:, None]
+
+
+def savgol(series, width, order=2):
+    """Savitzky-Golay smoothing (`scipy.signal.savgol_filter`) along time."""
+    from scipy.signal import savgol_filter
+
+    series = _as_series(series, "float64")
+    width = check_positive_int("width", width)
+    if width % 2 == 0 or width <= order:
+        raise ValueError(
+            f"Expected an odd width > order={order}. Received: width={width}"
+        )
+    return savgol_filter(series, width, order, axis=0, mode="interp")
+
+
+def tune_filter(filter_fn, noisy, clean, widths):
+    """The width from `widths` whose filtered `noisy` is closest to `clean` (MSE).
+
+    Args:
+        filter_fn: `moving_average`, `savgol` or any `(series, width) -> series`.
+        noisy, clean: Validation series, same shape.
+        widths: Candidate widths.
+
+    Returns:
+        `(best_width, {width: mse})`.
+    """
+    clean = _as_series(clean, "float64")
+    errors = {
+        int(width): float(np.mean((filter_fn(noisy, width) - clean) ** 2))
+        for width in widths
+    }
+    return min(errors, key=errors.get), errors
