@@ -9,8 +9,9 @@
 - `sample_scores`: how confidently a classifier recognises generated images and
   how evenly they spread over the classes; `active_dims`: how many latent
   dimensions an encoder actually uses.
-- `fit_vae` and `beta_sweep`: the course's recipe for training a
-  `keras_ae.vae.VAE`, and one VAE per KL weight `beta` compared in a table.
+- `fit_vae`, `vae_sweep` and `beta_sweep`: the course's recipe for training a
+  `keras_ae.vae.VAE`, and one VAE per latent size and KL weight `beta`,
+  measured on the validation split to choose them.
 
 Example:
     >>> points = grid_points(10)  # 100 points, N(0, 1) quantiles 5% ... 95%
@@ -43,6 +44,7 @@ __all__ = [
     "sample_scores",
     "active_dims",
     "fit_vae",
+    "vae_sweep",
     "beta_sweep",
 ]
 
@@ -326,7 +328,7 @@ def interpolate_images(encode, decode, x_start, x_end, num_steps=10):
     Example:
         >>> rows = interpolate_images(vae.encode, vae.decode, x_test[:1], x_test[1:2])
         >>> rows[0].shape  # ten images from one digit to the other
-        (10, 8, 8, 1)
+        (10, 28, 28, 1)
     """
     x_start = np.asarray(x_start, dtype="float32")
     x_end = np.asarray(x_end, dtype="float32")
@@ -404,7 +406,7 @@ def sample_scores(classifier, images, batch_size=256):
           is confidently one class and the classes vary.
 
     Example:
-        >>> scores = sample_scores(get_classifier("digits"), vae.sample(1000))
+        >>> scores = sample_scores(get_classifier(), vae.sample(1000))
         >>> scores["confidence"], scores["histogram"]
     """
     probabilities = classifier.predict(images, batch_size=batch_size, verbose=0)
@@ -487,7 +489,7 @@ def fit_vae(
         num_epochs: Number of passes over `x_train`.
         batch_size: Images per training step.
         learning_rate: Initial step size of Adam.
-        validation_data: Optional test images (or `(images, labels)` for a
+        validation_data: Optional validation images (or `(images, labels)` for a
             conditional VAE), evaluated after each epoch (`val_` metrics).
         callbacks: Optional list of Keras callbacks.
         seed: Seed of the shuffling.
@@ -498,8 +500,8 @@ def fit_vae(
         and `kl_loss` (nats per image, averaged over the epoch's batches).
 
     Example:
-        >>> vae = VAE(build_vae_encoder((8, 8, 1), latent_dim=2),
-        ...           build_vae_decoder((8, 8, 1), latent_dim=2), seed=0)
+        >>> vae = VAE(build_vae_encoder((28, 28, 1), latent_dim=2),
+        ...           build_vae_decoder((28, 28, 1), latent_dim=2), seed=0)
         >>> history = fit_vae(vae, x_train, num_epochs=100)
     """
     x_train = np.asarray(x_train, dtype="float32")
@@ -548,30 +550,31 @@ def fit_vae(
     )
 
 
-def beta_sweep(
+def vae_sweep(
     x_train,
-    x_test,
+    x_val,
+    settings,
     *,
-    betas=(0.5, 1.0, 4.0),
-    latent_dim=8,
-    hidden_units=(128, 64),
-    num_epochs=100,
+    hidden_units=(256, 128),
+    num_epochs=50,
     batch_size=64,
     learning_rate=2e-3,
     classifier=None,
     num_samples=1000,
     seed=0,
 ):
-    """Trains one VAE per KL weight `beta` and measures each on the test set.
+    """Trains one VAE per `(latent_dim, beta)` setting and measures it on `x_val`.
 
     Every VAE has the same dense encoder (`hidden_units`) and mirrored decoder,
-    the same seed and the same `fit_vae` recipe; only `beta` changes.
+    the same seed and the same `fit_vae` recipe; only the latent size and the
+    KL weight change. Measure on the validation split, pick the setting with
+    the highest ELBO there, and keep the test split for the chosen model.
 
     Args:
         x_train: Training images `(N, H, W, C)` in [0, 1].
-        x_test: Test images.
-        betas: The KL weights, each >= 0.
-        latent_dim: Size of the latent space.
+        x_val: Images to measure on, usually the validation split.
+        settings: Iterable of `(latent_dim, beta)` pairs, `latent_dim >= 1`
+            and `beta >= 0`.
         hidden_units: Encoder hidden layers; the decoder uses them reversed.
         num_epochs: Epochs per VAE.
         batch_size: Images per step.
@@ -583,33 +586,45 @@ def beta_sweep(
             scored samples.
 
     Returns:
-        A list with one dict per beta: `"beta"`, `"vae"` (the trained model),
-        `"reconstruction"` and `"kl"` (test-set means in nats per image, one
-        draw of `z` per image), `"elbo"` (the test ELBO, `-(reconstruction +
-        kl)`, whatever `beta`), `"active_dims"` (`active_dims` on the test
-        set), `"seconds"` (training time) and, with a
-        classifier, `"samples"` and the entries of `sample_scores`.
+        A list with one dict per setting: `"latent_dim"`, `"beta"`, `"vae"`
+        (the trained model), `"reconstruction"` and `"kl"` (means over `x_val`
+        in nats per image, one draw of `z` per image), `"elbo"` (`-(reconstruction
+        + kl)`, the ELBO whatever `beta`), `"active_dims"` (`active_dims` on
+        `x_val`), `"seconds"` (training time) and, with a classifier,
+        `"samples"` and the entries of `sample_scores`.
 
     Example:
-        >>> rows = beta_sweep(x_train, x_test, betas=(0.5, 1, 4), classifier=clf)
-        >>> [(row["beta"], row["kl"]) for row in rows]
+        >>> rows = vae_sweep(x_train, x_val, [(8, 1.0), (16, 1.0), (8, 4.0)])
+        >>> best = max(rows, key=lambda row: row["elbo"])
     """
     x_train = np.asarray(x_train, dtype="float32")
-    x_test = np.asarray(x_test, dtype="float32")
-    for beta in betas:
-        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or beta < 0:
+    x_val = np.asarray(x_val, dtype="float32")
+    settings = [tuple(setting) for setting in settings]
+    for setting in settings:
+        latent_dim, beta = setting if len(setting) == 2 else (0, -1)
+        if (
+            isinstance(latent_dim, bool)
+            or not isinstance(latent_dim, numbers.Integral)
+            or latent_dim < 1
+            or isinstance(beta, bool)
+            or not isinstance(beta, numbers.Real)
+            or beta < 0
+        ):
             raise ValueError(
-                f"Expected every beta >= 0. Received: betas={tuple(betas)!r}"
+                "Expected settings of (latent_dim >= 1, beta >= 0) pairs. "
+                f"Received: settings={settings!r}"
             )
     hidden_units = tuple(hidden_units)
     rows = []
-    for beta in betas:
+    for latent_dim, beta in settings:
         set_seed(seed)
         encoder = build_vae_encoder(
-            x_train.shape[1:], latent_dim=latent_dim, hidden_units=hidden_units
+            x_train.shape[1:], latent_dim=int(latent_dim), hidden_units=hidden_units
         )
         decoder = build_vae_decoder(
-            x_train.shape[1:], latent_dim=latent_dim, hidden_units=hidden_units[::-1]
+            x_train.shape[1:],
+            latent_dim=int(latent_dim),
+            hidden_units=hidden_units[::-1],
         )
         vae = VAE(encoder, decoder, beta=float(beta), seed=seed)
         start = time.monotonic()
@@ -622,14 +637,15 @@ def beta_sweep(
             seed=seed,
         )
         seconds = time.monotonic() - start
-        logs = vae.evaluate(x_test, batch_size=1024, verbose=0, return_dict=True)
+        logs = vae.evaluate(x_val, batch_size=1024, verbose=0, return_dict=True)
         row = {
+            "latent_dim": int(latent_dim),
             "beta": float(beta),
             "vae": vae,
             "reconstruction": float(logs["reconstruction_loss"]),
             "kl": float(logs["kl_loss"]),
             "elbo": -float(logs["reconstruction_loss"] + logs["kl_loss"]),
-            "active_dims": active_dims(encoder, x_test),
+            "active_dims": active_dims(encoder, x_val),
             "seconds": seconds,
         }
         if classifier is not None:
@@ -638,3 +654,58 @@ def beta_sweep(
             row.update(sample_scores(classifier, samples))
         rows.append(row)
     return rows
+
+
+def beta_sweep(
+    x_train,
+    x_val,
+    *,
+    betas=(0.5, 1.0, 4.0),
+    latent_dim=8,
+    hidden_units=(256, 128),
+    num_epochs=50,
+    batch_size=64,
+    learning_rate=2e-3,
+    classifier=None,
+    num_samples=1000,
+    seed=0,
+):
+    """Trains one VAE per KL weight `beta` at one latent size (see `vae_sweep`).
+
+    Args:
+        x_train: Training images `(N, H, W, C)` in [0, 1].
+        x_val: Images to measure on, usually the validation split.
+        betas: The KL weights, each >= 0.
+        latent_dim: Size of the latent space.
+        hidden_units: Encoder hidden layers; the decoder uses them reversed.
+        num_epochs: Epochs per VAE.
+        batch_size: Images per step.
+        learning_rate: Initial step size of Adam.
+        classifier: Optional classifier to score `num_samples` prior samples.
+        num_samples: Number of samples to score.
+        seed: Seed of the weights, the shuffling, the noise and the samples.
+
+    Returns:
+        The rows of `vae_sweep`, one per beta.
+
+    Example:
+        >>> rows = beta_sweep(x_train, x_val, betas=(0.5, 1, 4), classifier=clf)
+        >>> [(row["beta"], row["kl"]) for row in rows]
+    """
+    for beta in betas:
+        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or beta < 0:
+            raise ValueError(
+                f"Expected every beta >= 0. Received: betas={tuple(betas)!r}"
+            )
+    return vae_sweep(
+        x_train,
+        x_val,
+        [(latent_dim, beta) for beta in betas],
+        hidden_units=hidden_units,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        classifier=classifier,
+        num_samples=num_samples,
+        seed=seed,
+    )

@@ -34,7 +34,7 @@ def close_figures():
 
 @pytest.fixture(scope="module")
 def digits():
-    (x_train, y_train), (x_test, y_test), _ = load_dataset("digits")
+    (x_train, y_train), _, (x_test, y_test), _ = load_dataset("digits")
     return x_train, y_train, x_test, y_test
 
 
@@ -376,6 +376,32 @@ def test_beta_sweep_rows_match_closed_forms(digits):
     assert rows[1]["kl"] < 0.1 * rows[0]["kl"]
     with pytest.raises(ValueError, match="every beta >= 0"):
         latent.beta_sweep(x_train, x_test, betas=(1.0, -1.0))
+
+
+def test_vae_sweep_trains_each_latent_size_and_beta(digits):
+    x_train, _, x_val, _ = digits
+    rows = latent.vae_sweep(
+        x_train[:256],
+        x_val[:64],
+        [(2, 1.0), (5, 0.5)],
+        hidden_units=(16,),
+        num_epochs=2,
+        batch_size=128,
+    )
+    assert [(row["latent_dim"], row["beta"]) for row in rows] == [(2, 1.0), (5, 0.5)]
+    for row in rows:
+        vae = row["vae"]
+        assert (vae.latent_dim, vae.beta) == (row["latent_dim"], row["beta"])
+        assert vae.encoder.output_shape == [(None, row["latent_dim"])] * 2
+        assert row["elbo"] == pytest.approx(-(row["reconstruction"] + row["kl"]))
+        # The KL term in closed form, recomputed with NumPy.
+        z_mean, z_log_var = vae.encoder.predict(x_val[:64], verbose=0)
+        kl = 0.5 * np.sum(z_mean**2 + np.exp(z_log_var) - 1 - z_log_var, axis=1)
+        assert row["kl"] == pytest.approx(float(kl.mean()), rel=1e-4)
+        assert 0 <= row["active_dims"] <= row["latent_dim"]
+    for bad in ([(0, 1.0)], [(2, -1.0)], [(2,)], [(2.5, 1.0)]):
+        with pytest.raises(ValueError, match="latent_dim >= 1, beta >= 0"):
+            latent.vae_sweep(x_train[:64], x_val[:16], bad, num_epochs=1)
 
 
 def test_sweep_seconds_are_measured(digits):
