@@ -19,6 +19,8 @@ __all__ = [
     "plot_latent_scatter",
     "plot_history",
     "plot_filters",
+    "plot_series_scores",
+    "plot_series_grid",
 ]
 
 # Qualitative colours for up to 20 classes; more classes get a continuous colorbar.
@@ -448,3 +450,115 @@ def plot_filters(
         titles=[str(index) for index in range(len(images))],
         title=title,
     )
+
+
+def _shade_segments(axis, labels, steps, color="tab:red", label="true anomaly"):
+    labels = np.asarray(labels).astype("int8")
+    edges = np.diff(np.concatenate([[0], labels, [0]]))
+    for number, (start, end) in enumerate(
+        zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)
+    ):
+        # A point anomaly gets a visible band: at least one step wide.
+        axis.axvspan(
+            steps[start] - 0.5, steps[end - 1] + 0.5, color=color, alpha=0.25,
+            label=label if number == 0 else None,
+        )  # fmt: skip
+
+
+def plot_series_scores(
+    values,
+    scores,
+    threshold=None,
+    labels=None,
+    *,
+    start=0,
+    figsize=(10, 4.5),
+    title=None,
+):
+    """Plots a series above its anomaly score, with the threshold and true anomalies.
+
+    Args:
+        values: The series `(T,)` or `(T, channels)` (channels drawn as lines).
+        scores: Anomaly score per step `(T,)` (NaN where there is none).
+        threshold: Optional threshold, drawn as a dashed line on the scores;
+            the steps above it are marked on the series.
+        labels: Optional true 0/1 labels per step; anomalous runs are shaded.
+        start: Time index of the first step (for the x axis).
+        figsize: Figure size in inches.
+        title: Optional title above the figure.
+
+    Returns:
+        A `matplotlib.figure.Figure` with two axes sharing the time axis: the
+        series (first line: `values`) and the score (first line: `scores`).
+    """
+    values = np.asarray(values, dtype="float64")
+    values = values[:, None] if values.ndim == 1 else values
+    scores = np.asarray(scores, dtype="float64")
+    if values.ndim != 2 or scores.shape != (len(values),):
+        raise ValueError(
+            "Expected values (T,) or (T, channels) and scores (T,). Received: "
+            f"values {values.shape}, scores {scores.shape}"
+        )
+    steps = np.arange(start, start + len(values))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=figsize, sharex=True)
+    top.plot(steps, values, linewidth=0.8)
+    bottom.plot(steps, scores, color="tab:purple", linewidth=0.8, label="score")
+    if threshold is not None:
+        bottom.axhline(threshold, color="black", linestyle="--", label="threshold")
+        flagged = np.nan_to_num(scores, nan=-np.inf) > threshold
+        top.plot(
+            steps[flagged], values[flagged, 0], ".", color="tab:orange",
+            markersize=3, label="flagged",
+        )  # fmt: skip
+    if labels is not None:
+        for axis in (top, bottom):
+            _shade_segments(axis, labels, steps)
+    top.set_ylabel("series")
+    bottom.set_ylabel("score")
+    bottom.set_xlabel("time step")
+    for axis in (top, bottom):
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(loc="upper left", fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_series_grid(rows, *, num_series=8, figsize=None, title=None):
+    """Plots several sets of series, one row of small panels per set.
+
+    Args:
+        rows: Dict from a row label to series `(N, T)` or `(N, T, channels)`.
+        num_series: Panels per row (at most the shortest set's N).
+        figsize: Figure size; by default 1.6 x 1.2 inches per panel.
+        title: Optional title above the figure.
+
+    Returns:
+        A `matplotlib.figure.Figure`; panel `[r, c]` draws `rows[r][c]`, all
+        panels on one y scale.
+    """
+    if not isinstance(rows, dict) or not rows:
+        raise ValueError(
+            f"Expected a non-empty dict of label -> series. Received: {rows!r}"
+        )
+    sets = {name: np.asarray(x, dtype="float64") for name, x in rows.items()}
+    count = min(num_series, *(len(x) for x in sets.values()))
+    if count < 1:
+        raise ValueError("Expected at least one series in every row")
+    low = min(float(np.nanmin(x[:count])) for x in sets.values())
+    high = max(float(np.nanmax(x[:count])) for x in sets.values())
+    figsize = figsize or (1.6 * count, 1.2 * len(sets) + (0.3 if title else 0))
+    fig, axes = plt.subplots(
+        len(sets), count, figsize=figsize, sharey=True, squeeze=False
+    )
+    for row, (name, x) in zip(axes, sets.items(), strict=True):
+        for column, axis in enumerate(row):
+            axis.plot(x[column].reshape(len(x[column]), -1), linewidth=0.8)
+            axis.set_ylim(low, high)
+            axis.set_xticks([])
+        row[0].set_ylabel(name)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

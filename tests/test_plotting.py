@@ -297,3 +297,39 @@ def test_plot_filters_reads_a_keras_layer_kernel():
 def test_plot_filters_rejects_bad_arguments(weights, kwargs, message):
     with pytest.raises(ValueError, match=message):
         plotting.plot_filters(weights, **kwargs)
+
+
+def test_series_scores_draws_series_score_threshold_and_anomalies():
+    values = np.sin(np.arange(40) / 3.0)
+    scores = np.r_[np.full(5, np.nan), np.linspace(0, 1, 35)]
+    labels = np.zeros(40, int)
+    labels[30:34] = 1
+    fig = plotting.plot_series_scores(
+        values, scores, threshold=0.8, labels=labels, start=100
+    )
+    top, bottom = fig.axes
+    x, y = top.lines[0].get_data()
+    np.testing.assert_array_equal(x, np.arange(100, 140))
+    np.testing.assert_allclose(y, values)
+    np.testing.assert_allclose(bottom.lines[0].get_ydata(), scores)
+    assert bottom.lines[1].get_ydata()[0] == 0.8  # the threshold line
+    flagged_x, _ = top.lines[1].get_data()
+    np.testing.assert_array_equal(flagged_x, 100 + np.flatnonzero(scores > 0.8))
+    (band,) = top.patches  # one shaded run, steps 130-133
+    if hasattr(band, "get_width"):  # a Rectangle (newer Matplotlib)
+        left, right = band.get_x(), band.get_x() + band.get_width()
+    else:  # a Polygon
+        left, right = band.get_xy()[:, 0].min(), band.get_xy()[:, 0].max()
+    assert (left, right) == (129.5, 133.5)
+    with pytest.raises(ValueError, match="scores \\(T,\\)"):
+        plotting.plot_series_scores(values, scores[:-1])
+
+
+def test_series_grid_rows_and_panels():
+    rows = {"real": np.arange(30.0).reshape(3, 10), "fake": -np.ones((5, 10, 1))}
+    fig = plotting.plot_series_grid(rows, num_series=4)
+    assert len(fig.axes) == 2 * 3  # at most the shortest set's 3 series
+    np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), np.arange(10.0, 20.0))
+    np.testing.assert_allclose(fig.axes[3].lines[0].get_ydata(), -1.0)
+    assert fig.axes[0].get_ylabel() == "real" and fig.axes[3].get_ylabel() == "fake"
+    assert fig.axes[0].get_ylim() == (-1.0, 29.0)
