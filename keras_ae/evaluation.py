@@ -4,10 +4,12 @@ Each function runs a model (or a plain function) over a data set and returns a
 dict of numbers computed with the array metrics of `keras_ae.metrics`:
 
 - `reconstruction_report`: MSE, PSNR and SSIM of a model's reconstructions.
-- `probe_comparison`: linear-probe accuracy on codes, on raw pixels and on PCA
-  codes of the same size.
+- `tuned_probe_accuracy`: a linear probe whose regularization is chosen on
+  the validation split; `probe_comparison`: linear-probe accuracy on codes, on
+  raw pixels and on PCA codes of the same size.
 - `one_class_protocol`: anomaly detection, one model per normal class, scored
-  by `one_class_auroc`; `reconstruction_scores`, `negative_elbo_scores` and
+  by `one_class_auroc`; `evaluate_one_class` scores its kept models on another
+  split; `reconstruction_scores`, `negative_elbo_scores` and
   `pca_anomaly_scores` are the anomaly scores.
 - `sample_quality`: Frechet distance on classifier features, its real-data
   floor, and the class coverage (`class_coverage`) of generated images.
@@ -38,10 +40,13 @@ from keras_ae.utils import set_seed
 __all__ = [
     "reconstruction_report",
     "reconstruction_scores",
+    "PROBE_CS",
+    "tuned_probe_accuracy",
     "probe_comparison",
     "pca_anomaly_scores",
     "negative_elbo_scores",
     "one_class_protocol",
+    "evaluate_one_class",
     "class_coverage",
     "sample_quality",
     "to_markdown_table",
@@ -135,18 +140,80 @@ def reconstruction_scores(model_or_fn, x, batch_size=1024):
     return mse(x, reconstructions, axis=tuple(range(1, x.ndim)))
 
 
+# Inverse L2 strengths a probe tries; the validation split picks one.
+PROBE_CS = (0.01, 0.1, 1.0, 10.0)
+
+
+def tuned_probe_accuracy(
+    train_features,
+    y_train,
+    val_features,
+    y_val,
+    test_features,
+    y_test,
+    Cs=PROBE_CS,
+):
+    """Linear-probe test accuracy, its regularization chosen on validation.
+
+    For each `C` in `Cs` a `linear_probe_accuracy` probe (logistic regression
+    on standardized features) is trained on the training features and scored
+    on the validation features; the `C` with the best validation accuracy (the
+    smallest among ties, the strongest regularization) is then scored once on
+    the test features.
+
+    Args:
+        train_features: Array `(N, ...)`; y_train: integer labels `(N,)`.
+        val_features: Array `(V, ...)`; y_val: labels `(V,)`.
+        test_features: Array `(M, ...)`; y_test: labels `(M,)`.
+        Cs: Inverse L2 strengths to try, each > 0.
+
+    Returns:
+        A dict with `C` (the chosen one), `val` (its validation accuracy) and
+        `test` (its test accuracy).
+
+    Example:
+        >>> tuned_probe_accuracy(codes_train, y_train, codes_val, y_val,
+        ...                      codes_test, y_test)
+        {'C': 0.1, 'val': 0.93, 'test': 0.92}
+    """
+    Cs = tuple(Cs)
+    if not Cs or any(
+        isinstance(C, bool) or not isinstance(C, (int, float)) or not C > 0 for C in Cs
+    ):
+        raise ValueError(f"Expected Cs to be numbers > 0. Received: Cs={Cs!r}")
+    val_accuracy = {
+        C: linear_probe_accuracy(train_features, y_train, val_features, y_val, C=C)
+        for C in Cs
+    }
+    best = max(sorted(Cs), key=lambda C: val_accuracy[C])
+    test = linear_probe_accuracy(train_features, y_train, test_features, y_test, C=best)
+    return {"C": best, "val": val_accuracy[best], "test": test}
+
+
 def probe_comparison(
-    encode_fn, x_train, y_train, x_test, y_test, code_size=None, batch_size=1024
+    encode_fn,
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    code_size=None,
+    batch_size=1024,
+    *,
+    x_val=None,
+    y_val=None,
+    Cs=PROBE_CS,
+    baselines=True,
 ):
     """Linear-probe accuracy on an encoder's codes, on pixels and on PCA codes.
 
     Each accuracy is `keras_ae.experiments.linear_probe_accuracy`: a logistic
     regression on standardized features, trained on the training set and scored
-    on the test set. The pixels are the upper reference (nothing is lost, but
-    the classes may not be linearly separable); the PCA codes, fit on
-    `x_train` with `code_size` components, are the linear code of the same size
-    that the encoder should beat. On MNIST-sized data the pixel probe takes
-    minutes on a CPU.
+    on the test set; with `x_val` and `y_val` its regularization is chosen on
+    the validation split first (`tuned_probe_accuracy`). The pixels are the
+    upper reference (nothing is lost, but the classes may not be linearly
+    separable); the PCA codes, fit on `x_train` with `code_size` components,
+    are the linear code of the same size that the encoder should beat. On
+    MNIST-sized data the pixel probe takes minutes on a CPU.
 
     Args:
         encode_fn: An encoder model (called with `training=False`; the first
@@ -158,34 +225,56 @@ def probe_comparison(
         y_test: Integer labels `(M,)`.
         code_size: Number of PCA components; `None` uses the size of the codes.
         batch_size: Images encoded at once.
+        x_val: Optional validation images, to choose each probe's `C` among
+            `Cs`; None trains every probe with `C=1`.
+        y_val: Their labels.
+        Cs: Inverse L2 strengths tried on the validation split.
+        baselines: If False, skip the pixel and PCA probes (they do not depend
+            on the encoder: compute them once for many encoders).
 
     Returns:
         A dict with the test accuracies `codes`, `pixels` and `pca` (floats in
-        [0, 1]) and the `code_size` used for PCA.
+        [0, 1]; `pixels` and `pca` None without `baselines`), the `code_size`
+        used for PCA and, with a validation split, `C` (dict from those three
+        names to the chosen strength).
 
     Example:
         >>> probe_comparison(autoencoder.get_layer("encoder"), x_train, y_train,
-        ...                  x_test, y_test)
-        {'codes': 0.93, 'pixels': 0.96, 'pca': 0.90, 'code_size': 8}
+        ...                  x_test, y_test, x_val=x_val, y_val=y_val)
+        {'codes': 0.93, 'pixels': 0.96, 'pca': 0.90, 'code_size': 8, 'C': {...}}
     """
     x_train = check_batch("x_train", x_train)
     x_test = check_batch("x_test", x_test)
-    codes_train = _apply(encode_fn, x_train, batch_size).reshape(len(x_train), -1)
-    codes_test = _apply(encode_fn, x_test, batch_size).reshape(len(x_test), -1)
+    if (x_val is None) != (y_val is None):
+        raise ValueError(
+            "Expected both x_val and y_val, or neither. Received: "
+            f"x_val {'None' if x_val is None else 'given'}, "
+            f"y_val {'None' if y_val is None else 'given'}"
+        )
+    splits = [x_train, x_test]
+    if x_val is not None:
+        splits.append(check_batch("x_val", x_val))
+    codes = [_apply(encode_fn, x, batch_size).reshape(len(x), -1) for x in splits]
     if code_size is None:
-        code_size = codes_train.shape[1]
-    pca = pca_baseline(x_train, x_test, code_size)["model"]
-    return {
-        "codes": linear_probe_accuracy(codes_train, y_train, codes_test, y_test),
-        "pixels": linear_probe_accuracy(x_train, y_train, x_test, y_test),
-        "pca": linear_probe_accuracy(
-            pca.transform(x_train.reshape(len(x_train), -1)),
-            y_train,
-            pca.transform(x_test.reshape(len(x_test), -1)),
-            y_test,
-        ),
-        "code_size": int(code_size),
-    }
+        code_size = codes[0].shape[1]
+    features = {"codes": codes}
+    if baselines:
+        pca = pca_baseline(x_train, x_test, code_size)["model"]
+        features["pixels"] = [x.reshape(len(x), -1) for x in splits]
+        features["pca"] = [pca.transform(x.reshape(len(x), -1)) for x in splits]
+    result = {"codes": None, "pixels": None, "pca": None, "code_size": int(code_size)}
+    chosen = {}
+    for name, (train, test, *val) in features.items():
+        if x_val is None:
+            result[name] = linear_probe_accuracy(train, y_train, test, y_test)
+        else:
+            probe = tuned_probe_accuracy(
+                train, y_train, val[0], y_val, test, y_test, Cs=Cs
+            )
+            result[name], chosen[name] = probe["test"], probe["C"]
+    if x_val is not None:
+        result["C"] = chosen
+    return result
 
 
 def pca_anomaly_scores(x_train_one_class, x_test, code_size):
@@ -254,6 +343,7 @@ def one_class_protocol(
     classes=range(10),
     score="reconstruction",
     seed=0,
+    keep_models=False,
 ):
     """One-class anomaly detection: one model per normal class, AUROC per class.
 
@@ -276,9 +366,14 @@ def one_class_protocol(
             anomalous, e.g. `lambda vae, x: negative_elbo_scores(vae, x)`.
         seed: Seed set with `keras_ae.utils.set_seed` before each class, or
             None to leave the seeds alone.
+        keep_models: If True, also return the trained models, so that they can
+            be scored on another split (`evaluate_one_class`): pass the
+            validation split as `x_test` to choose a hyperparameter, then
+            score the chosen models once on the test split.
 
     Returns:
-        A dict with `per_class` (class -> AUROC) and `mean` (their mean).
+        A dict with `per_class` (class -> AUROC), `mean` (their mean) and, with
+        `keep_models`, `models` (class -> model).
 
     Example:
         >>> protocol = one_class_protocol(train_autoencoder, x_train, y_train,
@@ -295,15 +390,7 @@ def one_class_protocol(
             "Expected build_and_train_fn to be a function x_normal -> model. "
             f"Received: {build_and_train_fn!r}"
         )
-    if score == "reconstruction":
-        score_fn = reconstruction_scores
-    elif callable(score):
-        score_fn = score
-    else:
-        raise ValueError(
-            "Expected score to be 'reconstruction' or a function "
-            f"(model, x_test) -> scores. Received: score={score!r}"
-        )
+    score_fn = _score_function(score)
     x_train, x_test = np.asarray(x_train), np.asarray(x_test)
     y_train = np.asarray(y_train).reshape(-1)
     y_test = np.asarray(y_test).reshape(-1)
@@ -320,18 +407,71 @@ def one_class_protocol(
             "Expected classes that appear in y_train. "
             f"Received: classes={classes!r}, missing {missing!r}"
         )
-    per_class = {}
+    models = {}
     for normal_class in classes:
         if seed is not None:
             set_seed(seed)
-        model = build_and_train_fn(x_train[y_train == normal_class])
-        scores = np.asarray(score_fn(model, x_test), dtype="float64").reshape(-1)
-        if len(scores) != len(x_test):
+        models[normal_class] = build_and_train_fn(x_train[y_train == normal_class])
+    result = evaluate_one_class(models, x_test, y_test, score=score_fn)
+    if keep_models:
+        result["models"] = models
+    return result
+
+
+def _score_function(score):
+    if score == "reconstruction":
+        return reconstruction_scores
+    if callable(score):
+        return score
+    raise ValueError(
+        "Expected score to be 'reconstruction' or a function "
+        f"(model, x_test) -> scores. Received: score={score!r}"
+    )
+
+
+def evaluate_one_class(models, x, y, score="reconstruction"):
+    """AUROC of one-class models, each on its own normal class, on a data split.
+
+    Args:
+        models: Dict from a normal class to the model trained on it (the
+            `models` of `one_class_protocol(..., keep_models=True)`).
+        x: Images to score `(M, ...)`.
+        y: Their labels `(M,)`; each class of `models` and some other class
+            must appear.
+        score: `"reconstruction"` or a function `(model, x) -> scores (M,)`,
+            as in `one_class_protocol`.
+
+    Returns:
+        A dict with `per_class` (class -> AUROC) and `mean` (their mean).
+
+    Example:
+        >>> on_val = one_class_protocol(train_ae, x_train, y_train, x_val, y_val,
+        ...                             keep_models=True)
+        >>> evaluate_one_class(on_val["models"], x_test, y_test)["mean"]
+        0.95
+    """
+    score_fn = _score_function(score)
+    if not isinstance(models, dict) or not models:
+        raise ValueError(
+            "Expected models to be a non-empty dict class -> model. "
+            f"Received: {models!r}"
+        )
+    x = np.asarray(x)
+    y = np.asarray(y).reshape(-1)
+    if len(x) != len(y):
+        raise ValueError(
+            f"Expected one label per image. Received: {len(x)} images and "
+            f"{len(y)} labels"
+        )
+    per_class = {}
+    for normal_class, model in models.items():
+        scores = np.asarray(score_fn(model, x), dtype="float64").reshape(-1)
+        if len(scores) != len(x):
             raise ValueError(
-                f"Expected one score per test image ({len(x_test)}). "
+                f"Expected one score per image ({len(x)}). "
                 f"Received: {len(scores)} scores for class {normal_class!r}"
             )
-        per_class[normal_class] = one_class_auroc(scores, y_test, normal_class)
+        per_class[normal_class] = one_class_auroc(scores, y, normal_class)
     return {"per_class": per_class, "mean": float(np.mean(list(per_class.values())))}
 
 
@@ -398,9 +538,12 @@ def sample_quality(
     Features are the classifier's penultimate activations
     (`keras_ae.classifier.features`). The Frechet distance between generated
     and real test features is compared with its floor, the distance between two
-    real sets (held-out training images and the test images): a generator can
-    hardly do better than the floor. Use as many generated as held-out images,
-    since the distance grows as the sets shrink. The class numbers come from
+    real sets (held-out images and the test images): a generator can hardly do
+    better than the floor. The distance grows as the sets shrink, so both are
+    computed from sets of the same size: the first `n` generated and the first
+    `n` held-out images, `n` the smaller of the two counts. The held-out images
+    must be ones the classifier never saw (the validation split), or the floor
+    is too low. The class numbers come from all the generated images, through
     `keras_ae.latent.sample_scores` and `class_coverage`.
 
     Args:
@@ -409,21 +552,23 @@ def sample_quality(
         generated: Generated images `(N, H, W, C)` of the classifier's input
             shape, in [0, 1].
         x_real_test: Real test images.
-        x_real_heldout: Other real images (training images the generator did not
-            need to see, or a held-out split), for the real-against-real floor.
+        x_real_heldout: Other real images that neither the classifier nor the
+            generator saw (the validation split), for the real-against-real
+            floor.
         threshold: Fraction of the samples a class needs to count as covered.
         batch_size: Images classified at once.
 
     Returns:
         A dict with `frechet_distance` (generated against test), `real_floor`
-        (held-out against test), `histogram` (fraction of samples predicted as
-        each class), `num_covered` and `all_within` (see `class_coverage`),
-        `confidence` (mean largest class probability), `effective_classes` and
-        `classifier_score` (see `keras_ae.latent.sample_scores`).
+        (held-out against test), `num_compared` (`n`), `histogram` (fraction of
+        samples predicted as each class), `num_covered` and `all_within` (see
+        `class_coverage`), `confidence` (mean largest class probability),
+        `effective_classes` and `classifier_score` (see
+        `keras_ae.latent.sample_scores`).
 
     Example:
-        >>> quality = sample_quality(get_classifier("digits"), vae.sample(450),
-        ...                          x_test, x_train[:450])
+        >>> quality = sample_quality(get_classifier("mnist_5k"), vae.sample(1000),
+        ...                          x_test, x_val)
         >>> quality["frechet_distance"], quality["real_floor"]
     """
     from keras_ae.classifier import features
@@ -435,14 +580,17 @@ def sample_quality(
     test_features = features(classifier, x_real_test, batch_size=batch_size)
     scores = sample_scores(classifier, generated, batch_size=batch_size)
     coverage = class_coverage(scores["histogram"], threshold=threshold)
+    num_compared = min(len(generated), len(x_real_heldout))
     return {
         "frechet_distance": frechet_distance(
-            features(classifier, generated, batch_size=batch_size), test_features
-        ),
-        "real_floor": frechet_distance(
-            features(classifier, x_real_heldout, batch_size=batch_size),
+            features(classifier, generated[:num_compared], batch_size=batch_size),
             test_features,
         ),
+        "real_floor": frechet_distance(
+            features(classifier, x_real_heldout[:num_compared], batch_size=batch_size),
+            test_features,
+        ),
+        "num_compared": num_compared,
         "histogram": scores["histogram"],
         "num_covered": coverage["num_covered"],
         "all_within": coverage["all_within"],

@@ -2,7 +2,8 @@
 
 - Reconstruction: `mse`, `psnr`, `ssim` on images `(N, H, W, C)` with values in
   `[0, data_range]`, and `pca_baseline`, the linear autoencoder to beat.
-- Anomaly detection: `one_class_auroc`.
+- Anomaly detection: `one_class_auroc`; `alarm_threshold` and `detection_rates`
+  for a detector that must decide.
 - Retrieval: `precision_at_k` with Euclidean nearest neighbours.
 - Generated samples: `frechet_distance` between two sets of features.
 
@@ -238,6 +239,70 @@ def one_class_auroc(scores, y_test, normal_class):
     if not np.all(np.isfinite(scores)):
         raise ValueError("Expected finite scores. Received: NaN or infinite values")
     return float(roc_auc_score(is_anomaly, scores))
+
+
+def alarm_threshold(normal_scores, false_alarm_rate=0.05):
+    """The anomaly-score threshold that flags a given fraction of normal images.
+
+    Choose it on normal images of the validation split, never the test split:
+    it is the `1 - false_alarm_rate` quantile of their scores (NumPy's linear
+    interpolation), so about that fraction of normal validation images score
+    above it.
+
+    Args:
+        normal_scores: Anomaly scores `(N,)` of normal images, finite.
+        false_alarm_rate: Target fraction of normal images flagged, in [0, 1).
+
+    Returns:
+        The threshold, a float: an image is flagged if its score is above it.
+
+    Example:
+        >>> threshold = alarm_threshold(val_scores[y_val == normal_class], 0.05)
+        >>> detection_rates(test_scores, y_test, normal_class, threshold)
+    """
+    scores = np.asarray(normal_scores, dtype="float64").reshape(-1)
+    if len(scores) == 0 or not np.all(np.isfinite(scores)):
+        raise ValueError(
+            "Expected a non-empty array of finite scores. "
+            f"Received: normal_scores of shape {scores.shape}"
+        )
+    if isinstance(false_alarm_rate, bool) or not 0 <= false_alarm_rate < 1:
+        raise ValueError(
+            "Expected 0 <= false_alarm_rate < 1. "
+            f"Received: false_alarm_rate={false_alarm_rate!r}"
+        )
+    return float(np.quantile(scores, 1.0 - false_alarm_rate))
+
+
+def detection_rates(scores, labels, normal_class, threshold):
+    """False-alarm and detection rates of a thresholded anomaly score.
+
+    Args:
+        scores: Anomaly scores `(N,)`, higher for more anomalous images.
+        labels: Class labels `(N,)`.
+        normal_class: The class that is normal; every other class is an anomaly.
+        threshold: An image is flagged as an anomaly if its score is above it.
+
+    Returns:
+        A dict with `false_alarm_rate` (fraction of normal images flagged) and
+        `detection_rate` (fraction of anomalies flagged).
+
+    Example:
+        >>> detection_rates([0.1, 0.5, 0.9, 0.2], [3, 3, 1, 1], 3, threshold=0.3)
+        {'false_alarm_rate': 0.5, 'detection_rate': 0.5}
+    """
+    scores = np.asarray(scores, dtype="float64").reshape(-1)
+    is_anomaly = _as_labels("scores", labels, len(scores)) != normal_class
+    if is_anomaly.all() or not is_anomaly.any():
+        raise ValueError(
+            "Expected labels holding both the normal class and other classes. "
+            f"Received: normal_class={normal_class!r}"
+        )
+    flagged = scores > float(threshold)
+    return {
+        "false_alarm_rate": float(flagged[~is_anomaly].mean()),
+        "detection_rate": float(flagged[is_anomaly].mean()),
+    }
 
 
 def precision_at_k(

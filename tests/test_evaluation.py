@@ -26,7 +26,7 @@ from keras_ae.vae import VAE, build_vae_decoder, build_vae_encoder
 
 @pytest.fixture(scope="module")
 def digits():
-    (x_train, y_train), (x_test, y_test), _ = load_dataset("digits")
+    (x_train, y_train), _, (x_test, y_test), _ = load_dataset("digits")
     return x_train, y_train, x_test, y_test
 
 
@@ -118,6 +118,76 @@ def test_probe_comparison_uses_the_first_output_of_a_vae_encoder(digits):
     expected = linear_probe_accuracy(z_mean_train, y_train, z_mean_test, y_test)
     assert result["codes"] == pytest.approx(expected)
     assert result["code_size"] == 3
+
+
+def sklearn_probe(train, y_train, test, y_test, C):
+    reference = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
+    return reference.fit(train, y_train).score(test, y_test)
+
+
+def test_tuned_probe_accuracy_chooses_C_on_validation_against_sklearn(digits):
+    x_train, y_train, x_test, y_test = digits
+    flat = {"train": x_train.reshape(-1, 64), "test": x_test.reshape(-1, 64)}
+    x_val, y_val = flat["test"][:200], y_test[:200]  # a stand-in split
+    x_rest, y_rest = flat["test"][200:], y_test[200:]
+    Cs = (0.001, 0.1, 10.0)
+    result = evaluation.tuned_probe_accuracy(
+        flat["train"], y_train, x_val, y_val, x_rest, y_rest, Cs=Cs
+    )
+    val = {C: sklearn_probe(flat["train"], y_train, x_val, y_val, C) for C in Cs}
+    best = max(sorted(Cs), key=val.get)
+    assert result["C"] == best
+    assert result["val"] == pytest.approx(val[best])
+    assert result["test"] == pytest.approx(
+        sklearn_probe(flat["train"], y_train, x_rest, y_rest, best)
+    )
+    print(f"validation accuracies by C: {val}")
+    assert val[0.001] < val[best]  # a strong penalty underfits the pixels
+    with pytest.raises(ValueError, match="Expected Cs to be numbers > 0"):
+        evaluation.tuned_probe_accuracy(
+            flat["train"], y_train, x_val, y_val, x_rest, y_rest, Cs=(0.0,)
+        )
+
+
+def test_probe_comparison_with_a_validation_split(digits):
+    x_train, y_train, x_test, y_test = digits
+    x_val, y_val, x_rest, y_rest = (
+        x_test[:200],
+        y_test[:200],
+        x_test[200:],
+        y_test[200:],
+    )
+    pca = PCA(n_components=6).fit(x_train.reshape(-1, 64))
+
+    def encode(x):
+        return pca.transform(x.reshape(len(x), -1))
+
+    Cs = (0.01, 1.0)
+    result = evaluation.probe_comparison(
+        encode, x_train, y_train, x_rest, y_rest, x_val=x_val, y_val=y_val, Cs=Cs
+    )
+    expected = evaluation.tuned_probe_accuracy(
+        encode(x_train), y_train, encode(x_val), y_val, encode(x_rest), y_rest, Cs=Cs
+    )
+    assert result["codes"] == pytest.approx(expected["test"])
+    assert result["C"]["codes"] == expected["C"]
+    assert result["pca"] == pytest.approx(result["codes"], abs=1e-12)
+    pixels = evaluation.tuned_probe_accuracy(
+        x_train, y_train, x_val, y_val, x_rest, y_rest, Cs=Cs
+    )
+    assert result["pixels"] == pytest.approx(pixels["test"])
+    assert set(result["C"]) == {"codes", "pixels", "pca"}
+
+    only_codes = evaluation.probe_comparison(
+        encode, x_train, y_train, x_rest, y_rest, x_val=x_val, y_val=y_val, Cs=Cs,
+        baselines=False,
+    )  # fmt: skip
+    assert only_codes["pixels"] is None and only_codes["pca"] is None
+    assert only_codes["codes"] == result["codes"]
+    with pytest.raises(ValueError, match="both x_val and y_val"):
+        evaluation.probe_comparison(
+            encode, x_train, y_train, x_rest, y_rest, x_val=x_val
+        )
 
 
 # --------------------------------------------------------------------------
@@ -239,6 +309,45 @@ def test_one_class_protocol_with_a_trained_autoencoder(digits):
     assert expected > 0.8
 
 
+def test_one_class_models_kept_and_scored_on_another_split(digits):
+    x_train, y_train, x_test, y_test = digits
+    x_val, y_val, x_rest, y_rest = (
+        x_test[:200],
+        y_test[:200],
+        x_test[200:],
+        y_test[200:],
+    )
+
+    def mean_image_model(x_normal):
+        mean_image = x_normal.mean(axis=0)
+        return lambda x: np.broadcast_to(mean_image, x.shape)
+
+    on_val = evaluation.one_class_protocol(
+        mean_image_model, x_train, y_train, x_val, y_val, classes=(1, 5),
+        keep_models=True,
+    )  # fmt: skip
+    assert sorted(on_val["models"]) == [1, 5]
+    on_rest = evaluation.evaluate_one_class(on_val["models"], x_rest, y_rest)
+    for c in (1, 5):
+        mean_image = x_train[y_train == c].mean(axis=0).astype("float64")
+        for result, x, y in ((on_val, x_val, y_val), (on_rest, x_rest, y_rest)):
+            errors = np.mean((x - mean_image) ** 2, axis=(1, 2, 3))
+            assert result["per_class"][c] == pytest.approx(
+                roc_auc_score(y != c, errors), abs=1e-9
+            )
+    assert on_rest["mean"] == pytest.approx(
+        np.mean(list(on_rest["per_class"].values()))
+    )
+    assert "models" not in on_rest
+    assert "models" not in evaluation.one_class_protocol(
+        mean_image_model, x_train, y_train, x_val, y_val, classes=(1,)
+    )
+    with pytest.raises(ValueError, match="non-empty dict class -> model"):
+        evaluation.evaluate_one_class({}, x_rest, y_rest)
+    with pytest.raises(ValueError, match="one label per image"):
+        evaluation.evaluate_one_class(on_val["models"], x_rest, y_rest[:5])
+
+
 def test_one_class_protocol_rejects_bad_arguments(digits):
     x_train, y_train, x_test, y_test = digits
     with pytest.raises(ValueError, match="Expected score to be 'reconstruction'"):
@@ -249,7 +358,7 @@ def test_one_class_protocol_rejects_bad_arguments(digits):
         evaluation.one_class_protocol(
             lambda x: x, x_train, y_train, x_test, y_test, classes=(0, 12)
         )
-    with pytest.raises(ValueError, match="one score per test image"):
+    with pytest.raises(ValueError, match="one score per image"):
         evaluation.one_class_protocol(
             lambda x: x,
             x_train,
@@ -345,6 +454,33 @@ def test_sample_quality_with_an_untrained_classifier(digits):
     assert quality["frechet_distance"] > 5 * quality["real_floor"]
     real = evaluation.sample_quality(classifier, x_train[450:900], x_test, heldout)
     assert real["frechet_distance"] < 2 * quality["real_floor"]
+
+
+def test_sample_quality_compares_sets_of_the_same_size(digits):
+    x_train, _, x_test, _ = digits
+    set_seed(0)
+    classifier = build_classifier(input_shape=(8, 8, 1), num_classes=10)
+    noise = np.random.default_rng(1).uniform(size=(400, 8, 8, 1)).astype("float32")
+    heldout = x_train[:150]  # fewer held-out images than generated ones
+    quality = evaluation.sample_quality(classifier, noise, x_test, heldout)
+    test_features = features(classifier, x_test)
+    assert quality["num_compared"] == 150
+    assert quality["frechet_distance"] == pytest.approx(
+        frechet_distance(features(classifier, noise[:150]), test_features)
+    )
+    assert quality["real_floor"] == pytest.approx(
+        frechet_distance(features(classifier, heldout), test_features)
+    )
+    # The class histogram counts every generated image.
+    predicted = classifier.predict(noise, verbose=0).argmax(axis=1)
+    np.testing.assert_allclose(
+        quality["histogram"], np.bincount(predicted, minlength=10) / 400
+    )
+    fewer = evaluation.sample_quality(classifier, noise[:100], x_test, heldout)
+    assert fewer["num_compared"] == 100
+    assert fewer["real_floor"] == pytest.approx(
+        frechet_distance(features(classifier, heldout[:100]), test_features)
+    )
 
 
 # --------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from sklearn.metrics import roc_auc_score
 
 from keras_ae.metrics import (
+    alarm_threshold,
+    detection_rates,
     frechet_distance,
     mse,
     one_class_auroc,
@@ -185,6 +187,33 @@ def brute_force_precision(queries, query_labels, gallery, gallery_labels, k, sel
         np.fill_diagonal(distances, np.inf)
     nearest = np.argsort(distances, axis=1)[:, :k]
     return np.mean(gallery_labels[nearest] == query_labels[:, None])
+
+
+def test_alarm_threshold_and_detection_rates_hand_cases():
+    normal = np.arange(1, 101, dtype="float64")  # 1, 2, ..., 100
+    # NumPy's linear quantile at 0.95 of 1..100: 1 + 0.95 * 99 = 95.05.
+    assert alarm_threshold(normal, 0.05) == pytest.approx(95.05)
+    assert alarm_threshold(normal, 0.0) == 100.0
+    flagged = np.mean(normal > alarm_threshold(normal, 0.2))
+    assert flagged == pytest.approx(0.2)
+    rates = detection_rates([0.1, 0.5, 0.9, 0.2], [3, 3, 1, 1], 3, threshold=0.3)
+    assert rates == {"false_alarm_rate": 0.5, "detection_rate": 0.5}
+    rates = detection_rates([0.1, 0.2, 0.9, 0.8, 0.3], [0, 0, 1, 2, 2], 0, 0.25)
+    assert rates["false_alarm_rate"] == 0.0
+    assert rates["detection_rate"] == pytest.approx(1.0)
+    # A score equal to the threshold is not flagged.
+    assert detection_rates([1.0, 1.0], [0, 1], 0, 1.0)["detection_rate"] == 0.0
+
+
+def test_alarm_threshold_and_detection_rates_reject_bad_arguments():
+    with pytest.raises(ValueError, match="0 <= false_alarm_rate < 1"):
+        alarm_threshold([1.0, 2.0], 1.0)
+    with pytest.raises(ValueError, match="finite scores"):
+        alarm_threshold([1.0, np.nan])
+    with pytest.raises(ValueError, match="finite scores"):
+        alarm_threshold([])
+    with pytest.raises(ValueError, match="both the normal class and other"):
+        detection_rates([1.0, 2.0], [0, 0], 0, 1.5)
 
 
 def test_precision_at_k_hand_case():
