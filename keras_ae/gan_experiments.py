@@ -74,7 +74,7 @@ GAN_RECIPES = {
     "dcgan": {
         "kind": "dcgan",
         "learning_rate": 5e-4,
-        "d_learning_rate": 5e-4,
+        "d_learning_rate": 1e-3,
         "generator_filters": (32, 16),
         "discriminator_filters": (32, 64),
         "generator_negative_slope": 0.2,
@@ -588,10 +588,11 @@ def sample_report(
     Generates `num_images` images, and measures with the classifier which
     classes they show (`keras_ae.classifier.class_histogram`, then
     `keras_ae.evaluation.class_coverage`: mode collapse shows as classes near
-    0) and how far their features are from real ones
-    (`keras_ae.evaluation.sample_quality`, on as many generated images as
-    there are test images, so that the distance and its real-data floor are
-    computed from sets of the same size).
+    0) and how far their features are from those of the real test images
+    (`keras_ae.evaluation.sample_quality`). Its floor, the distance from other
+    real images to the test images, is computed from as many held-out images
+    as generated ones (the smaller count of the two), since the distance grows
+    as the sets shrink.
 
     Args:
         classifier: A `keras.Model` mapping images to class probabilities,
@@ -599,9 +600,9 @@ def sample_report(
         model: A trained `GAN` or `WGANGP` (a `ConditionalGAN` is sampled with
             the classes in turn, see `generate_images`).
         x_real_test: Real test images.
-        x_real_heldout: Other real images, at least as many as
-            `x_real_test`, for the floor of the Frechet distance.
-        num_images: Images to generate, >= `len(x_real_test)`.
+        x_real_heldout: Other real images that neither the classifier nor the
+            GAN saw (the validation split), for the floor.
+        num_images: Images to generate.
         low: Lowest fraction of the samples every class should get.
         high: Highest fraction any class should get.
         seed: Seed of the latent noise.
@@ -609,28 +610,20 @@ def sample_report(
     Returns:
         A dict with `images` (the generated images), `histogram` (fraction
         per class), `smallest` and `largest` (its extremes), `met` (bool:
-        every fraction in `[low, high]`), `frechet_distance` and `real_floor`.
+        every fraction in `[low, high]`), `frechet_distance`, `real_floor`
+        and `num_compared` (images per set in the two distances).
 
     Example:
-        >>> report = sample_report(classifier, gan, x_test, x_train[:450])
-        >>> report["met"], report["smallest"]
+        >>> report = sample_report(classifier, gan, x_test, x_val)
+        >>> report["met"], report["frechet_distance"], report["real_floor"]
     """
     from keras_ae.classifier import class_histogram
     from keras_ae.evaluation import class_coverage, sample_quality
 
-    num_test = len(x_real_test)
-    if num_images < num_test or len(x_real_heldout) < num_test:
-        raise ValueError(
-            f"Expected num_images and len(x_real_heldout) >= len(x_real_test) "
-            f"({num_test}). Received: num_images={num_images}, "
-            f"len(x_real_heldout)={len(x_real_heldout)}"
-        )
     images, _ = generate_images(model, num_images, seed=seed)
     histogram = class_histogram(classifier, images)
     coverage = class_coverage(histogram, low=low, high=high)
-    quality = sample_quality(
-        classifier, images[:num_test], x_real_test, x_real_heldout[:num_test]
-    )
+    quality = sample_quality(classifier, images, x_real_test, x_real_heldout)
     return {
         "images": images,
         "histogram": histogram,
@@ -639,6 +632,7 @@ def sample_report(
         "met": coverage["all_within"],
         "frechet_distance": float(quality["frechet_distance"]),
         "real_floor": float(quality["real_floor"]),
+        "num_compared": int(quality["num_compared"]),
     }
 
 

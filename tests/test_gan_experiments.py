@@ -297,8 +297,21 @@ def test_sample_report_counts_classes_and_compares_features():
     )
     np.testing.assert_allclose(fair["histogram"], np.full(NUM_CLASSES, 0.1))
     assert fair["met"] is True
-    with pytest.raises(ValueError, match="Expected num_images and"):
-        sample_report(classifier, cgan, x_real[:20], x_real[20:], num_images=10)
+    # Fewer held-out images (10) than test images: both distances are computed
+    # from 10 generated and 10 held-out images, against all 20 test images.
+    small = sample_report(classifier, cgan, x_real[:20], x_real[20:30], num_images=50)
+    assert small["num_compared"] == 10
+    test_features = features(classifier, x_real[:20])
+    assert small["frechet_distance"] == pytest.approx(
+        frechet_distance(features(classifier, small["images"][:10]), test_features),
+        rel=1e-6,
+        abs=1e-9,
+    )
+    assert small["real_floor"] == pytest.approx(
+        frechet_distance(features(classifier, x_real[20:30]), test_features),
+        rel=1e-6,
+        abs=1e-9,
+    )
 
 
 def test_generate_images_of_an_unconditional_gan_repeats_with_a_seed():
