@@ -17,8 +17,9 @@ discriminator's first layer absorbs the affine change of pixel range. Pass
 With `num_classes` set, the networks are conditional (for `ConditionalGAN`):
 they take a second input, the one-hot labels of shape `(num_classes,)`. The
 generator concatenates the labels to the latent vector; a dense discriminator
-concatenates them to the flattened image, a convolutional one appends them to
-the image as `num_classes` constant channels.
+concatenates them to the flattened image or projects its features on a label
+embedding (`conditioning`), a convolutional one appends them to the image as
+`num_classes` constant channels.
 """
 
 import keras
@@ -32,6 +33,7 @@ from keras_ae._checks import (
 from keras_ae.autoencoders import dense_pixels
 
 OUTPUT_ACTIVATIONS = ("sigmoid", "tanh")
+CONDITIONINGS = ("concatenate", "projection")
 
 __all__ = [
     "build_dense_generator",
@@ -109,9 +111,9 @@ def build_dense_generator(
 
     Example:
 
-    >>> generator = build_dense_generator(latent_dim=16, output_shape=(8, 8, 1))
+    >>> generator = build_dense_generator(latent_dim=16, output_shape=(28, 28, 1))
     >>> generator.output_shape
-    (None, 8, 8, 1)
+    (None, 28, 28, 1)
     """
     _check_common(latent_dim, num_classes)
     output_shape = check_shape("output_shape", output_shape, rank=3)
@@ -133,6 +135,7 @@ def build_dense_discriminator(
     negative_slope=0.2,
     dropout=0.3,
     num_classes=None,
+    conditioning="concatenate",
     name="discriminator",
 ):
     """Builds a fully connected discriminator that outputs one logit per image.
@@ -141,13 +144,28 @@ def build_dense_discriminator(
     Dense layer with one linear unit: the logit of "real". It has no batch
     normalization, so it can also serve as a WGAN-GP critic.
 
+    A conditional discriminator (`num_classes` set) sees the one-hot label in
+    one of two ways (`conditioning`):
+
+    - `"concatenate"`: the label is joined to the flat image (Mirza and
+      Osindero, 2014). Ten label values next to hundreds of pixels make a weak
+      signal that the first layer must learn to pick out.
+    - `"projection"`: the image goes through the hidden layers alone, and the
+      logit gets a second term, the dot product of the last hidden features
+      `h(x)` with a learned embedding `e_y` of the label: `logit = w . h(x) +
+      b + e_y . h(x)` (Miyato and Koyama, 2018). Every class has its own
+      direction in feature space, so a digit of the wrong class is easy to
+      reject.
+
     Args:
         input_shape: `(height, width, channels)` of the images.
         hidden_units: Units of the hidden Dense layers, from the image side.
         negative_slope: Slope of the LeakyReLU for negative inputs.
         dropout: Dropout rate after each hidden layer, in [0, 1).
         num_classes: If set, the discriminator is conditional: its inputs are
-            `[images, one_hot_labels]`, the labels joined to the flat image.
+            `[images, one_hot_labels]`.
+        conditioning: `"concatenate"` or `"projection"`: how a conditional
+            discriminator uses the labels (see above).
         name: Name of the model.
 
     Returns:
@@ -156,7 +174,7 @@ def build_dense_discriminator(
 
     Example:
 
-    >>> discriminator = build_dense_discriminator(input_shape=(8, 8, 1))
+    >>> discriminator = build_dense_discriminator(input_shape=(28, 28, 1))
     >>> discriminator.output_shape
     (None, 1)
     """
@@ -164,19 +182,33 @@ def build_dense_discriminator(
     input_shape = check_shape("input_shape", input_shape, rank=3)
     hidden_units = check_units("hidden_units", hidden_units, "(256, 128)")
     dropout = _check_fraction("dropout", dropout)
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(
+            f"Expected conditioning to be one of {CONDITIONINGS}. "
+            f"Received: conditioning={conditioning!r}"
+        )
     images = keras.Input(shape=input_shape, name="images")
     x = keras.layers.Flatten(name="flatten")(images)
     inputs = images
     if num_classes is not None:
         labels = keras.Input(shape=(num_classes,), name="labels")
-        x = keras.layers.Concatenate(name="pixels_and_labels")([x, labels])
         inputs = [images, labels]
+        if conditioning == "concatenate":
+            x = keras.layers.Concatenate(name="pixels_and_labels")([x, labels])
     for i, units in enumerate(hidden_units, start=1):
         x = keras.layers.Dense(units, name=f"hidden_{i}")(x)
         x = keras.layers.LeakyReLU(negative_slope, name=f"leaky_relu_{i}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
     logits = keras.layers.Dense(1, name="logit", dtype="float32")(x)  # mixed precision
+    if num_classes is not None and conditioning == "projection":
+        embedding = keras.layers.Dense(
+            hidden_units[-1], use_bias=False, name="label_embedding"
+        )(labels)
+        projection = keras.layers.Dot(axes=1, name="projection")([embedding, x])
+        logits = keras.layers.Add(name="logit_with_projection", dtype="float32")(
+            [logits, projection]
+        )
     return keras.Model(inputs, logits, name=name)
 
 
@@ -216,9 +248,9 @@ def build_dcgan_generator(
 
     Example:
 
-    >>> generator = build_dcgan_generator(latent_dim=32, output_shape=(8, 8, 1))
+    >>> generator = build_dcgan_generator(latent_dim=32, output_shape=(28, 28, 1))
     >>> generator.get_layer("reshape").output.shape
-    (None, 2, 2, 128)
+    (None, 7, 7, 128)
     """
     _check_common(latent_dim, num_classes)
     output_shape = check_shape("output_shape", output_shape, rank=3)

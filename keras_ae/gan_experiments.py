@@ -82,8 +82,9 @@ GAN_RECIPES = {
     "conditional_gan": {
         "kind": "conditional",
         "learning_rate": 5e-4,
-        "d_learning_rate": 5e-4,
+        "d_learning_rate": 1e-3,
         "dense_units": (256, 512),
+        "conditioning": "projection",
     },
     "wgan_gp": {
         "kind": "wgan_gp",
@@ -120,6 +121,7 @@ def build_gan(
     generator_filters=(32, 16),
     discriminator_filters=(32, 64),
     generator_negative_slope=0.2,
+    conditioning="concatenate",
     critic_steps=3,
     gp_weight=10.0,
     seed=0,
@@ -134,7 +136,8 @@ def build_gan(
       `generator_negative_slope`) and a convolutional discriminator (strided
       convolutions with `discriminator_filters`, LeakyReLU, dropout 0.3).
     - `"conditional"`: `ConditionalGAN` with the dense networks of `"dense"`,
-      both given the one-hot class label as a second input.
+      both given the one-hot class label as a second input; the
+      discriminator joins it to the image or projects on it (`conditioning`).
     - `"wgan_gp"`: `WGANGP` with the dense networks of `"dense"`; the critic
       has no dropout, so that the gradient penalty sees one fixed function.
 
@@ -152,6 +155,9 @@ def build_gan(
         generator_negative_slope: Slope of the DCGAN generator's LeakyReLU for
             negative inputs; 0 gives the ReLU of the DCGAN paper (notebook 07
             compares the two).
+        conditioning: How the conditional discriminator uses the label:
+            `"concatenate"` or `"projection"` (see
+            `keras_ae.gan_builders.build_dense_discriminator`).
         critic_steps: Critic updates per generator update (`"wgan_gp"`).
         gp_weight: Weight of the gradient penalty (`"wgan_gp"`).
         seed: Seed of the model's latent noise.
@@ -197,7 +203,10 @@ def build_gan(
             seed=seed,
         )
     discriminator = build_dense_discriminator(
-        image_shape, hidden_units=reversed_units, num_classes=classes
+        image_shape,
+        hidden_units=reversed_units,
+        num_classes=classes,
+        conditioning=conditioning,
     )
     model_class = ConditionalGAN if kind == "conditional" else GAN
     return model_class(

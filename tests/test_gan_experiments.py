@@ -93,6 +93,8 @@ def test_gan_recipes_build_and_compile_the_kind_they_name():
         )
         assert kind in GAN_KINDS, name
         assert model.generator.output_shape == (None, 28, 28, 1), name
+        if recipe.get("conditioning") == "projection":
+            assert model.discriminator.get_layer("label_embedding").units == 256
         assert float(model.g_optimizer.learning_rate) == pytest.approx(learning_rate)
         assert float(model.d_optimizer.learning_rate) == pytest.approx(
             d_learning_rate or learning_rate

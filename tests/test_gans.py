@@ -96,7 +96,7 @@ def as_numpy(tensor):
 
 @pytest.fixture(scope="module")
 def digits():
-    (x_train, y_train), _, _ = load_dataset("digits")
+    (x_train, y_train), _, _, _ = load_dataset("digits")
     return x_train, y_train
 
 
@@ -361,6 +361,33 @@ def test_conditional_networks_use_the_labels():
     np.testing.assert_array_equal(
         maps, np.broadcast_to(one_hot[:, None, None], maps.shape)
     )
+
+
+def test_projection_discriminator_adds_the_label_embedding_term():
+    keras.utils.set_random_seed(11)
+    discriminator = build_dense_discriminator(
+        SHAPE, hidden_units=(12, 6), num_classes=4, conditioning="projection"
+    )
+    assert "pixels_and_labels" not in [layer.name for layer in discriminator.layers]
+    images = real_batch(size=5)
+    labels = np.eye(4, dtype="float32")[[0, 1, 2, 3, 1]]
+    logits = as_numpy(discriminator([images, labels], training=False))
+
+    def leaky(a):
+        return np.where(a > 0, a, 0.2 * a)
+
+    features = images.reshape(5, -1)
+    for name in ("hidden_1", "hidden_2"):
+        kernel, bias = discriminator.get_layer(name).get_weights()
+        features = leaky(features @ kernel + bias)
+    kernel, bias = discriminator.get_layer("logit").get_weights()
+    (embedding,) = discriminator.get_layer("label_embedding").get_weights()
+    expected = (
+        features @ kernel + bias + np.sum((labels @ embedding) * features, 1)[:, None]
+    )
+    np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="Expected conditioning to be one of"):
+        build_dense_discriminator(SHAPE, num_classes=4, conditioning="add")
 
 
 # Argument checks.
