@@ -33,6 +33,7 @@ __all__ = [
     "build_sequence_vae_decoder",
     "build_sequence_vae_encoder",
     "overlap_average",
+    "reconstruct_series",
     "reconstruction_scores",
     "sliding_windows",
     "step_errors",
@@ -62,7 +63,7 @@ def _check_window(window_size, stride, length):
     return window_size, stride
 
 
-def sliding_windows(series, window_size, stride=1):
+def sliding_windows(series, window_size, stride=1, center=False):
     """Cuts a series into windows of `window_size` steps, `stride` steps apart.
 
     Windows start at `0, stride, 2 * stride, ...`; the last one ends at or
@@ -73,6 +74,9 @@ def sliding_windows(series, window_size, stride=1):
         series: Array `(T,)` or `(T, channels)`.
         window_size: Steps per window, 1 <= window_size <= T.
         stride: Steps between the starts of two windows, >= 1.
+        center: If True, subtract each window's own mean (per channel): a
+            model of centered windows sees shapes, not levels, so a slow trend
+            does not look anomalous.
 
     Returns:
         float32 array `(num_windows, window_size, channels)`, a copy.
@@ -85,7 +89,10 @@ def sliding_windows(series, window_size, stride=1):
     series = _as_series(series)
     window_size, stride = _check_window(window_size, stride, len(series))
     windows = np.lib.stride_tricks.sliding_window_view(series, window_size, axis=0)
-    return np.ascontiguousarray(windows[::stride].transpose(0, 2, 1))
+    windows = np.ascontiguousarray(windows[::stride].transpose(0, 2, 1))
+    if center:
+        windows -= windows.mean(axis=1, keepdims=True)
+    return windows
 
 
 def overlap_average(window_values, length, stride=1):
@@ -137,8 +144,10 @@ def step_errors(model, windows, batch_size=512):
     return np.mean((reconstructions.astype("float64") - windows) ** 2, axis=-1)
 
 
-def reconstruction_scores(model, series, window_size, stride=1, batch_size=512):
-    """An anomaly score per time step: the overlap-averaged reconstruction error.
+def reconstruction_scores(
+    model, series, window_size, stride=1, per="step", center=False, batch_size=512
+):
+    """An anomaly score per time step from the windows' reconstruction errors.
 
     Args:
         model: An autoencoder of windows `(window_size, channels)`.
@@ -146,15 +155,50 @@ def reconstruction_scores(model, series, window_size, stride=1, batch_size=512):
         window_size: The model's window length.
         stride: Steps between windows (1 scores every step from every window
             that covers it).
+        per: `"step"`: step t's score is the mean, over the windows that cover
+            it, of the squared error *at t*: sharp, but a bad stretch that the
+            model reconstructs well step by step scores low. `"window"`: each
+            window's mean squared error, averaged over the windows that cover
+            t: smoother, it spreads a window's error over all its steps.
+        center: Whether the model was trained on centered windows (see
+            `sliding_windows`).
         batch_size: Windows per forward pass.
 
     Returns:
         float64 array `(T,)` (NaN for steps that no window covers).
     """
+    if per not in ("step", "window"):
+        raise ValueError(
+            f"Expected per to be 'step' or 'window'. Received: per={per!r}"
+        )
     series = _as_series(series)
-    windows = sliding_windows(series, window_size, stride)
+    windows = sliding_windows(series, window_size, stride, center=center)
     errors = step_errors(model, windows, batch_size=batch_size)
+    if per == "window":
+        errors = np.repeat(errors.mean(axis=1, keepdims=True), window_size, axis=1)
     return overlap_average(errors, len(series), stride)
+
+
+def reconstruct_series(model, series, window_size, batch_size=512):
+    """A model's output for a whole series: windows in, overlapping outputs averaged.
+
+    Every window (stride 1) goes through `model` (an autoencoder or a
+    denoiser of windows); time step t gets the mean of the outputs that the
+    windows covering it give it.
+
+    Returns:
+        float64 array `(T, channels)`.
+    """
+    series = _as_series(series)
+    windows = sliding_windows(series, window_size, stride=1)
+    outputs = model.predict(windows, batch_size=batch_size, verbose=0)
+    return np.stack(
+        [
+            overlap_average(outputs[..., channel], len(series), stride=1)
+            for channel in range(series.shape[1])
+        ],
+        axis=-1,
+    )
 
 
 def _padded_length(window_size, depth):

@@ -212,7 +212,7 @@ def load_series_classification(name, validation_fraction=None, test_fraction=Non
     ]
     x = np.concatenate([p[0] for p in parts]).transpose(0, 2, 1).astype("float32")
     names = np.concatenate([p[1] for p in parts]).astype(str)
-    class_names = tuple(sorted(set(names)))
+    class_names = tuple(str(name) for name in sorted(set(names)))
     y = np.searchsorted(class_names, names).astype("int64")
     x_rest, x_test, y_rest, y_test = train_test_split(
         x, y, test_size=test_fraction, stratify=y, random_state=SPLIT_SEED

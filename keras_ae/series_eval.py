@@ -22,7 +22,10 @@ from keras_ae.sequences import _as_series, overlap_average, sliding_windows
 
 __all__ = [
     "auroc",
+    "compare_detectors",
     "detection_report",
+    "discriminative_accuracy",
+    "format_reports",
     "isolation_forest_scores",
     "moving_average",
     "moving_zscore_scores",
@@ -30,6 +33,7 @@ __all__ = [
     "point_adjust",
     "savgol",
     "segments",
+    "tstr_accuracy",
     "tune_filter",
 ]
 
@@ -238,3 +242,80 @@ def tune_filter(filter_fn, noisy, clean, widths):
         for width in widths
     }
     return min(errors, key=errors.get), errors
+
+
+def compare_detectors(detectors, labels, splits, quantile=1.0):
+    """Runs the course's protocol for several detectors of one series.
+
+    Each detector's threshold is the `quantile` of its scores on the normal
+    validation steps `[train_end, val_end)`; its `detection_report` is computed
+    on the test steps `[val_end, T)`.
+
+    Args:
+        detectors: Dict from a name to anomaly scores `(T,)`.
+        labels: True 0/1 labels `(T,)`.
+        splits: `(train_end, val_end)`, as `keras_ae.series_data` returns them.
+        quantile: Quantile of the validation scores used as threshold.
+
+    Returns:
+        Dict from the name to its report, with `threshold` added.
+    """
+    train_end, val_end = splits
+    reports = {}
+    for name, scores in detectors.items():
+        scores = np.asarray(scores, dtype="float64")
+        threshold = normal_threshold(scores[train_end:val_end], quantile)
+        reports[name] = {
+            **detection_report(scores[val_end:], labels[val_end:], threshold),
+            "threshold": threshold,
+        }
+    return reports
+
+
+def format_reports(reports):
+    """The reports of `compare_detectors` as a fixed-width text table."""
+    width = max(len("detector"), *(len(name) for name in reports))
+    lines = [f"{'detector':>{width}}  AUROC     F1  F1 PA  flagged  found"]
+    for name, r in reports.items():
+        lines.append(
+            f"{name:>{width}}  {r['auroc']:5.3f}  {r['f1']:5.3f}  {r['f1_pa']:5.3f}  "
+            f"{r['flagged']:7d}  {r['segments_found']:2d}/{r['num_segments']}"
+        )
+    return "\n".join(lines)
+
+
+def discriminative_accuracy(real, generated, seed=0, num_trees=200):
+    """How well a random forest tells real series from generated ones.
+
+    The real and generated series are pooled, shuffled with `seed` and cut in
+    two halves; a random forest trained on one half is scored on the other.
+
+    Returns:
+        Held-out accuracy: 0.5 when the two sets cannot be told apart (the
+        best a generator can do), 1.0 when they always can.
+    """
+    from sklearn.ensemble import RandomForestClassifier
+
+    real, generated = np.asarray(real), np.asarray(generated)
+    x = np.concatenate([real, generated]).reshape(len(real) + len(generated), -1)
+    y = np.r_[np.zeros(len(real)), np.ones(len(generated))]
+    order = np.random.default_rng(seed).permutation(len(x))
+    train, test = order[: len(x) // 2], order[len(x) // 2 :]
+    forest = RandomForestClassifier(num_trees, random_state=seed)
+    forest.fit(x[train], y[train])
+    return float(forest.score(x[test], y[test]))
+
+
+def tstr_accuracy(x_train, y_train, x_test, y_test):
+    """Accuracy on `(x_test, y_test)` of a logistic regression fit on the training set.
+
+    Fit on generated series and tested on real ones, it is the
+    train-on-synthetic, test-on-real (TSTR) score of a generator; fit on real
+    training series, the train-on-real baseline (TRTR).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    x_train, x_test = np.asarray(x_train), np.asarray(x_test)
+    model = LogisticRegression(max_iter=2000)
+    model.fit(x_train.reshape(len(x_train), -1), y_train)
+    return float(model.score(x_test.reshape(len(x_test), -1), y_test))

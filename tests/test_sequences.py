@@ -16,6 +16,10 @@ def test_sliding_windows_match_slicing():
     assert windows.dtype == np.float32 and windows.flags["C_CONTIGUOUS"]
     one_channel = sequences.sliding_windows(np.arange(7), 3)
     assert one_channel.shape == (5, 3, 1)
+    centered = sequences.sliding_windows(series, 6, stride=4, center=True)
+    np.testing.assert_allclose(
+        centered, expected - expected.mean(axis=1, keepdims=True)
+    )
 
 
 @pytest.mark.parametrize(
@@ -71,6 +75,13 @@ def test_reconstruction_scores_of_an_identity_and_a_zero_model():
     covered = ~np.isnan(scores)
     np.testing.assert_allclose(scores[covered], series[covered] ** 2, rtol=1e-6)
     assert covered.sum() == (120 - 10) // 3 * 3 + 10
+    # per="window": each window's mean of series^2, averaged over covering windows.
+    per_window = sequences.reconstruction_scores(zeros, series, 10, per="window")
+    window_means = np.lib.stride_tricks.sliding_window_view(series**2, 10).mean(-1)
+    assert per_window[0] == pytest.approx(window_means[0], rel=1e-6)
+    assert per_window[50] == pytest.approx(window_means[41:51].mean(), rel=1e-6)
+    with pytest.raises(ValueError, match="per to be 'step' or 'window'"):
+        sequences.reconstruction_scores(zeros, series, 10, per="max")
 
 
 @pytest.mark.parametrize("window_size", [90, 64, 7])
@@ -128,3 +139,12 @@ def test_sequence_vae_parts_fit_the_course_vae(tmp_path):
     history = vae.fit(x, epochs=2, batch_size=32, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert vae.sample(5, seed=0).shape == (5, 24, 1)
+
+
+def test_reconstruct_series_averages_overlapping_outputs():
+    inputs = keras.Input((6, 2))
+    doubled = keras.Model(inputs, keras.layers.Rescaling(2.0)(inputs))
+    series = np.random.default_rng(3).normal(size=(30, 2)).astype("float32")
+    np.testing.assert_allclose(
+        sequences.reconstruct_series(doubled, series, 6), 2 * series, rtol=1e-6
+    )

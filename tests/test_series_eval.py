@@ -103,3 +103,52 @@ def test_tune_filter_picks_the_lowest_validation_error():
     )
     assert best == min(errors, key=errors.get)
     assert errors[best] < np.mean((noisy - clean) ** 2) / 3
+
+
+def test_compare_detectors_thresholds_on_validation_and_reports_on_test():
+    rng = np.random.default_rng(6)
+    labels = np.zeros(300, int)
+    labels[250:255] = 1
+    scores = rng.uniform(size=300)
+    scores[250:255] += 5
+    reports = series_eval.compare_detectors(
+        {"a": scores, "b": -scores}, labels, (100, 200), quantile=1.0
+    )
+    assert reports["a"]["threshold"] == scores[100:200].max()
+    expected = series_eval.detection_report(
+        scores[200:], labels[200:], scores[100:200].max()
+    )
+    assert {k: reports["a"][k] for k in expected} == expected
+    assert reports["a"]["segments_found"] == 1 and reports["b"]["f1"] == 0.0
+    table = series_eval.format_reports(reports).splitlines()
+    assert table[0].split() == [
+        "detector",
+        "AUROC",
+        "F1",
+        "F1",
+        "PA",
+        "flagged",
+        "found",
+    ]
+    assert table[1].split()[0] == "a" and table[1].split()[-1] == "1/1"
+
+
+def test_discriminative_accuracy_extremes():
+    rng = np.random.default_rng(7)
+    real = rng.normal(size=(200, 10))
+    same = rng.normal(size=(200, 10))
+    shifted = rng.normal(loc=3.0, size=(200, 10))
+    assert series_eval.discriminative_accuracy(real, shifted) == 1.0
+    assert abs(series_eval.discriminative_accuracy(real, same) - 0.5) < 0.1
+
+
+def test_tstr_accuracy_is_logistic_regression_accuracy():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(120, 6, 1))
+    y = (x[:, 0, 0] + 0.3 * rng.normal(size=120) > 0).astype(int)
+    reference = LogisticRegression(max_iter=2000).fit(x[:80, :, 0], y[:80])
+    assert series_eval.tstr_accuracy(x[:80], y[:80], x[80:], y[80:]) == (
+        reference.score(x[80:, :, 0], y[80:])
+    )
