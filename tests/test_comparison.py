@@ -49,6 +49,48 @@ def test_autoencoder_row_matches_numpy(data):
     assert row["frechet_distance"] is None and "num_covered" in row
 
 
+def test_measure_with_a_validation_split(data):
+    from keras_ae.classifier import build_classifier, features
+    from keras_ae.metrics import frechet_distance
+    from keras_ae.utils import set_seed
+
+    (x_train, y_train), (x_test, y_test) = data
+    x_val, y_val = _digits_like(30, seed=2)
+    trained = comparison.train_model("vae", x_train, num_epochs=1, code_size=2)
+    set_seed(0)
+    classifier = build_classifier(input_shape=(8, 8, 1), num_classes=2)
+    row = comparison.measure(
+        trained, x_train, y_train, x_test, y_test, classifier=classifier,
+        x_val=x_val, y_val=y_val, num_generated=40, probe_baselines=False,
+    )  # fmt: skip
+    # The floor: validation against test images, 30 of each kind compared.
+    test_features = features(classifier, x_test)
+    assert row["real_floor"] == pytest.approx(
+        frechet_distance(features(classifier, x_val), test_features)
+    )
+    generated = np.clip(trained.generate(40, 0), 0, 1)
+    assert row["frechet_distance"] == pytest.approx(
+        frechet_distance(features(classifier, generated[:30]), test_features),
+        rel=1e-5,
+    )
+    counts = np.bincount(
+        classifier.predict(generated, verbose=0).argmax(1), minlength=2
+    )
+    assert row["num_covered"] == int(np.sum(counts / 40 >= 0.01))
+    assert row["all_within"] == bool(np.all((counts / 40 >= 0.25) & (counts / 40 <= 1)))
+    # The probe's C was chosen on the validation split; no baselines asked for.
+    codes = [
+        evaluation._apply(trained.encoder, x, 64) for x in (x_train, x_val, x_test)
+    ]
+    expected = evaluation.tuned_probe_accuracy(
+        codes[0], y_train, codes[1], y_val, codes[2], y_test
+    )
+    assert row["probe_codes"] == pytest.approx(expected["test"])
+    assert row["probe_pixels"] is None and row["probe_pca"] is None
+    with pytest.raises(ValueError, match="both x_val and y_val"):
+        comparison.measure(trained, x_train, y_train, x_test, y_test, x_val=x_val)
+
+
 def test_same_seed_same_model(data):
     (x_train, _), (x_test, _) = data
     first, second = (
