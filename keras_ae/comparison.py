@@ -30,7 +30,7 @@ from keras_ae.autoencoders import (
     build_dense_decoder,
     build_dense_encoder,
 )
-from keras_ae.gan_experiments import build_gan, compile_gan
+from keras_ae.gan_experiments import GAN_RECIPES, build_gan, compile_gan
 from keras_ae.kinds import FAMILIES, MODEL_KINDS
 from keras_ae.regularizers import KLSparsity
 from keras_ae.training import ContractiveAutoencoder, DenoisingAutoencoder
@@ -55,24 +55,9 @@ HIDDEN_UNITS = (256, 128)  # every dense network, from the image side (as the VA
 SPARSE_CODE_FACTOR = 8  # a sparse code is overcomplete: 8 times code_size
 BETA = 2.0  # KL weight of the beta-VAE
 # The GAN kinds are built and compiled by `keras_ae.gan_experiments` with the
-# recipes tuned in notebook 07: its name of the kind, the Adam step sizes of the
-# generator (`learning_rate`) and discriminator (`d_learning_rate`), and any
-# other argument of `build_gan`. Notebook 07 trains them for 50 to 100 epochs.
-GAN_RECIPES = {
-    "dense_gan": {"kind": "dense", "learning_rate": 2e-4, "d_learning_rate": 4e-4},
-    "dcgan": {
-        "kind": "dcgan",
-        "learning_rate": 2e-4,
-        "d_learning_rate": 4e-4,
-        "generator_negative_slope": 0.2,
-    },
-    "conditional_gan": {
-        "kind": "conditional",
-        "learning_rate": 2e-4,
-        "d_learning_rate": 4e-4,
-    },
-    "wgan_gp": {"kind": "wgan_gp", "learning_rate": 1e-3, "critic_steps": 3},
-}
+# recipes tuned in notebook 07 (`GAN_RECIPES`, re-exported here): its name of the
+# kind, the Adam step sizes of the generator (`learning_rate`) and discriminator
+# (`d_learning_rate`), and any other argument of `build_gan`.
 
 
 @dataclasses.dataclass
@@ -208,9 +193,10 @@ def train_model(
     `batch_size` (one epoch runs as one call into TensorFlow). Autoencoders and
     VAEs use Adam with a cosine decay from `learning_rate`. GANs are built and
     compiled by `keras_ae.gan_experiments.build_gan` and `compile_gan` with the
-    recipes of notebook 07 (`GAN_RECIPES`: Adam with `beta_1=0.5`, generator
-    step 2e-4 and discriminator step 4e-4, a LeakyReLU DCGAN generator; a
-    WGAN-GP at 1e-3 with 3 critic updates per batch, so its epochs cost more).
+    recipes of notebook 07 (`GAN_RECIPES`: Adam with `beta_1=0.5`, the
+    discriminator's step twice the generator's, a LeakyReLU DCGAN generator, a
+    projection discriminator for the conditional GAN; a WGAN-GP with several
+    critic updates per batch, so its epochs cost more).
     The autoencoders' dense networks have hidden layers `HIDDEN_UNITS`; a
     sparse autoencoder has an overcomplete sigmoid code
     `SPARSE_CODE_FACTOR * code_size` with a KL sparsity penalty.
