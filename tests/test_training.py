@@ -43,7 +43,7 @@ def decoder(code_size=16):
 
 @pytest.fixture(scope="module")
 def digits():
-    (x_train, _), (x_test, _), _ = load_dataset("digits")
+    (x_train, _), _, (x_test, _), _ = load_dataset("digits")
     return x_train, x_test
 
 
