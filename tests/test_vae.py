@@ -210,7 +210,7 @@ def test_kl_warmup_ramps_beta_per_step():
 
 @pytest.fixture(scope="module")
 def trained_vae(digits):
-    (x_train, _), _, _ = digits
+    (x_train, _), _, _, _ = digits
     keras.utils.set_random_seed(4)
     encoder = build_vae_encoder(IMAGE_SHAPE, latent_dim=4, hidden_units=(64,))
     decoder = build_vae_decoder(IMAGE_SHAPE, latent_dim=4, hidden_units=(64,))
@@ -228,7 +228,7 @@ def test_training_on_digits_lowers_the_loss(trained_vae, digits):
     assert losses[-1] < 0.75 * losses[0]
     assert history["kl_weight"][-1] == 1.0  # the warm-up is over
     assert history["kl_loss"][-1] > 0.5  # the latent space is used
-    _, (x_test, _), _ = digits
+    _, _, (x_test, _), _ = digits
     samples = vae.sample(8, seed=0)
     assert samples.shape == (8, *IMAGE_SHAPE)
     np.testing.assert_array_equal(samples, vae.sample(8, seed=0))
@@ -237,7 +237,7 @@ def test_training_on_digits_lowers_the_loss(trained_vae, digits):
 
 def test_test_elbo_and_iwae_on_digits(trained_vae, digits):
     vae, _ = trained_vae
-    _, (x_test, _), _ = digits
+    _, _, (x_test, _), _ = digits
     logs = vae.evaluate(x_test, batch_size=len(x_test), verbose=0, return_dict=True)
     loss = logs["loss"]
     elbo = vae.test_elbo(x_test, num_samples=50, seed=0)
@@ -324,7 +324,7 @@ def test_iwae_tightens_the_elbo_towards_log_likelihood():
 
 
 def test_conditional_vae_generates_the_requested_classes(digits):
-    (x_train, y_train), (x_test, y_test), _ = digits
+    (x_train, y_train), _, (x_test, y_test), _ = digits
     keras.utils.set_random_seed(8)
     encoder = build_vae_encoder(IMAGE_SHAPE, 4, hidden_units=(64,), num_classes=10)
     decoder = build_vae_decoder(IMAGE_SHAPE, 4, hidden_units=(64,), num_classes=10)
@@ -381,7 +381,7 @@ def test_convolutional_builders():
 
 
 def test_save_and_load_in_a_fresh_process(tmp_path, digits):
-    (x_train, y_train), _, _ = digits
+    (x_train, y_train), _, _, _ = digits
     x, y = x_train[:128], y_train[:128]
     keras.utils.set_random_seed(10)
     vae = VAE(
@@ -499,8 +499,9 @@ def first_epoch(strategy, weights, seed=0, deterministic=False, learning_rate=0.
     return logs, [w.tolist() for w in vae.get_weights()]
 
 
-(x, _), _, _ = load_dataset("digits")
-x = x[:1280]
+# The training and validation splits together hold more than 1,280 images.
+(x_train, _), (x_val, _), _, _ = load_dataset("digits")
+x = tf.concat([x_train, x_val], axis=0)[:1280].numpy()
 keras.utils.set_random_seed(0)
 default = tf.distribute.get_strategy()
 weights = build(default, None, 0, False, 0.01).get_weights()
