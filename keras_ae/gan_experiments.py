@@ -364,6 +364,7 @@ def train_gan(
     d_learning_rate=None,
     seed=0,
     callbacks=None,
+    steps_per_execution=None,
     **build_kwargs,
 ):
     """Seeds, builds, compiles and trains one GAN; returns a `GanRun`.
@@ -382,6 +383,10 @@ def train_gan(
         d_learning_rate: The discriminator's step size; default `learning_rate`.
         seed: Int >= 0.
         callbacks: Optional list of Keras callbacks (`SampleGrid`, `EpochLogger`).
+        steps_per_execution: Training steps per call into TensorFlow; None
+            runs each epoch in one call (less overhead per step, as
+            `keras_ae.latent.fit_vae` does). Pass 1 for a callback that needs
+            every batch's losses, such as `BatchHistory`.
         **build_kwargs: Passed to `build_gan` (e.g. `latent_dim`,
             `label_smoothing`, `critic_steps`).
 
@@ -412,6 +417,11 @@ def train_gan(
     set_seed(seed)
     model = build_gan(kind, image_shape=x_train.shape[1:], seed=seed, **build_kwargs)
     compile_gan(model, learning_rate=learning_rate, d_learning_rate=d_learning_rate)
+    if steps_per_execution is None:
+        steps_per_execution = math.ceil(len(x_train) / batch_size)
+    model.steps_per_execution = check_positive_int(
+        "steps_per_execution", steps_per_execution
+    )
     data = (x_train, np.asarray(y_train)) if kind == "conditional" else (x_train,)
     start, cpu_start = time.perf_counter(), time.process_time()
     history = model.fit(

@@ -162,7 +162,12 @@ def test_batch_history_of_a_real_fit_averages_to_the_epoch_means(digits):
     x_train, _ = digits
     recorder = BatchHistory(["d_loss", "g_loss", "d_real"])
     run = train_gan(
-        "dense", x_train, num_epochs=2, dense_units=(16,), callbacks=[recorder]
+        "dense",
+        x_train,
+        num_epochs=2,
+        dense_units=(16,),
+        callbacks=[recorder],
+        steps_per_execution=1,
     )
     batches_per_epoch = 256 // 64
     assert recorder.epochs == [0] * batches_per_epoch + [1] * batches_per_epoch
@@ -170,6 +175,28 @@ def test_batch_history_of_a_real_fit_averages_to_the_epoch_means(digits):
         values = np.reshape(recorder.history[name], (2, batches_per_epoch))
         np.testing.assert_allclose(values.mean(axis=1), run.history[name], rtol=1e-5)
     assert "d_fake" not in recorder.history
+
+
+def test_one_call_per_epoch_trains_the_same_steps(digits):
+    x_train, _ = digits
+    runs = {}
+    for steps in (None, 1):
+        recorder = BatchHistory(["d_loss"])
+        runs[steps] = train_gan(
+            "dense",
+            x_train,
+            num_epochs=2,
+            dense_units=(16,),
+            callbacks=[recorder],
+            steps_per_execution=steps,
+        )
+        runs[steps].recorder = recorder
+    assert runs[None].model.steps_per_execution == 256 // 64
+    assert runs[None].recorder.steps == [4, 4]  # one log per epoch
+    for name, values in runs[1].history.items():
+        np.testing.assert_allclose(runs[None].history[name], values, rtol=1e-5)
+    with pytest.raises(ValueError, match="steps_per_execution"):
+        train_gan("dense", x_train, num_epochs=1, steps_per_execution=0)
 
 
 def test_nan_in_the_data_shows_as_nonfinite_losses(digits):
