@@ -305,8 +305,8 @@ class GAN(_AdversarialModel):
         **kwargs: Passed to `keras.Model` (for example `name`).
 
     Example:
-        >>> gan = GAN(build_dense_generator(16, (8, 8, 1)),
-        ...           build_dense_discriminator((8, 8, 1)), label_smoothing=0.1)
+        >>> gan = GAN(build_dense_generator(16, (28, 28, 1)),
+        ...           build_dense_discriminator((28, 28, 1)), label_smoothing=0.1)
         >>> gan.compile(d_optimizer="adam", g_optimizer="adam")
         >>> gan.fit(x_train, epochs=20, batch_size=64)
     """
@@ -427,8 +427,8 @@ class ConditionalGAN(GAN):
 
     Example:
         >>> cgan = ConditionalGAN(
-        ...     build_dense_generator(16, (8, 8, 1), num_classes=10),
-        ...     build_dense_discriminator((8, 8, 1), num_classes=10))
+        ...     build_dense_generator(16, (28, 28, 1), num_classes=10),
+        ...     build_dense_discriminator((28, 28, 1), num_classes=10))
         >>> cgan.compile(d_optimizer="adam", g_optimizer="adam")
         >>> cgan.fit(x_train, y_train, epochs=50, batch_size=64)
         >>> sevens = cgan.generate([7] * 8)

@@ -14,9 +14,9 @@ The builders `build_vae_encoder` and `build_vae_decoder` live in
 `keras_ae.vae_builders`; they can be imported from here too.
 
 Example:
-    >>> encoder = build_vae_encoder(input_shape=(8, 8, 1), latent_dim=2,
+    >>> encoder = build_vae_encoder(input_shape=(28, 28, 1), latent_dim=2,
     ...                             hidden_units=(64,))
-    >>> decoder = build_vae_decoder(output_shape=(8, 8, 1), latent_dim=2,
+    >>> decoder = build_vae_decoder(output_shape=(28, 28, 1), latent_dim=2,
     ...                             hidden_units=(64,))
     >>> vae = VAE(encoder, decoder, beta=1.0, seed=0)
     >>> vae.compile(optimizer="adam")
@@ -577,8 +577,8 @@ class ConditionalVAE(VAE):
     arguments are those of `VAE`. `call()` and `predict()` take `[x, y]`.
 
     Example:
-        >>> encoder = build_vae_encoder((8, 8, 1), latent_dim=2, num_classes=10)
-        >>> decoder = build_vae_decoder((8, 8, 1), latent_dim=2, num_classes=10)
+        >>> encoder = build_vae_encoder((28, 28, 1), latent_dim=2, num_classes=10)
+        >>> decoder = build_vae_decoder((28, 28, 1), latent_dim=2, num_classes=10)
         >>> cvae = ConditionalVAE(encoder, decoder, seed=0)
         >>> cvae.compile(optimizer="adam")
         >>> cvae.fit(x_train, y_train, epochs=30, batch_size=64)

@@ -7,9 +7,9 @@ parameters of `p(x | z)` (pixel probabilities, or means). With `num_classes`
 set, both take a second input, the one-hot labels, for a `ConditionalVAE`.
 
 Example:
-    >>> encoder = build_vae_encoder(input_shape=(8, 8, 1), latent_dim=2,
+    >>> encoder = build_vae_encoder(input_shape=(28, 28, 1), latent_dim=2,
     ...                             hidden_units=(64,))
-    >>> decoder = build_vae_decoder(output_shape=(8, 8, 1), latent_dim=2,
+    >>> decoder = build_vae_decoder(output_shape=(28, 28, 1), latent_dim=2,
     ...                             hidden_units=(64,))
 """
 
@@ -85,7 +85,7 @@ def build_vae_encoder(
         if `num_classes`) to `[z_mean, z_log_var]`, each `(batch, latent_dim)`.
 
     Example:
-        >>> encoder = build_vae_encoder(input_shape=(8, 8, 1), latent_dim=2)
+        >>> encoder = build_vae_encoder(input_shape=(28, 28, 1), latent_dim=2)
         >>> [output.shape for output in encoder.outputs]
         [(None, 2), (None, 2)]
     """
@@ -156,9 +156,9 @@ def build_vae_decoder(
         `num_classes`) to outputs of `output_shape`.
 
     Example:
-        >>> decoder = build_vae_decoder(output_shape=(8, 8, 1), latent_dim=2)
+        >>> decoder = build_vae_decoder(output_shape=(28, 28, 1), latent_dim=2)
         >>> decoder.output_shape
-        (None, 8, 8, 1)
+        (None, 28, 28, 1)
     """
     output_shape = check_shape("output_shape", output_shape)
     latent_dim = check_positive_int("latent_dim", latent_dim)
