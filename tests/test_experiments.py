@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 
 @pytest.fixture(scope="module")
 def digits():
-    (x_train, y_train), (x_test, y_test), _ = data.load_dataset("digits")
+    (x_train, y_train), _, (x_test, y_test), _ = data.load_dataset("digits")
     return x_train, y_train, x_test, y_test
 
 
@@ -177,6 +177,118 @@ def test_fit_autoencoder_is_repeatable_and_seeded(digits):
 
 
 # --------------------------------------------------------------------------
+# shift_images and fit_autoencoder(shift_pixels=...)
+
+
+def numpy_shift(image, dy, dx):
+    """Reference: `image` moved down by dy and right by dx, zeros shifted in."""
+    height, width = image.shape[:2]
+    shifted = np.zeros_like(image)
+    shifted[max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = image[
+        max(-dy, 0) : height - max(dy, 0), max(-dx, 0) : width - max(dx, 0)
+    ]
+    return shifted
+
+
+def shifts_of(originals, shifted, max_shift):
+    """The (dy, dx) that turns each original into its shifted image, by search."""
+    candidates = [
+        (dy, dx)
+        for dy in range(-max_shift, max_shift + 1)
+        for dx in range(-max_shift, max_shift + 1)
+    ]
+    found = []
+    for original, image in zip(originals, shifted, strict=True):
+        matches = [
+            shift
+            for shift in candidates
+            if np.array_equal(numpy_shift(original, *shift), image)
+        ]
+        assert len(matches) == 1, matches  # exactly one whole-pixel shift
+        found.append(matches[0])
+    return found
+
+
+def test_shift_images_moves_each_image_by_its_own_whole_pixel_shift():
+    # Strictly positive pixels: a shift is visible at every border.
+    images = np.random.default_rng(0).uniform(0.1, 1, size=(300, 6, 7, 2))
+    images = images.astype("float32")
+    shifted = experiments.shift_images(images, 2, seed=(3, 4)).numpy()
+
+    assert shifted.shape == images.shape and shifted.dtype == np.float32
+    shifts = shifts_of(images, shifted, max_shift=2)
+    # Every one of the 5 x 5 shifts is drawn, about equally often (12 expected).
+    counts = np.unique(np.array(shifts), axis=0, return_counts=True)[1]
+    assert len(counts) == 25 and counts.min() >= 3
+    # Stateless: the same seed gives the same shifts, another seed others.
+    np.testing.assert_array_equal(
+        experiments.shift_images(images, 2, seed=(3, 4)).numpy(), shifted
+    )
+    other = experiments.shift_images(images, 2, seed=(3, 5)).numpy()
+    assert shifts_of(images, other, max_shift=2) != shifts
+    np.testing.assert_array_equal(experiments.shift_images(images, 0, (0, 0)), images)
+    with pytest.raises(ValueError, match="0 <= max_shift < 6"):
+        experiments.shift_images(images, 6, seed=(0, 0))
+    with pytest.raises(ValueError, match="height, width, channels"):
+        experiments.shift_images(images[..., 0], 1, seed=(0, 0))
+
+
+def test_training_batches_shift_afresh_each_epoch_and_repeat_with_the_seed(digits):
+    # No blank border: every shift changes the image, so it can be read back.
+    x_train = digits[0][:60] + 0.01
+
+    def epochs(seed, count=2):
+        batches = experiments._training_batches(x_train, 32, 1, seed)
+        return [[(x.numpy(), y.numpy()) for x, y in batches] for _ in range(count)]
+
+    def source_of(image):
+        """The training image that `image` is a shift (by <= 1 pixel) of."""
+        return next(
+            i
+            for i, original in enumerate(x_train)
+            if any(
+                np.array_equal(numpy_shift(original, dy, dx), image)
+                for dy in (-1, 0, 1)
+                for dx in (-1, 0, 1)
+            )
+        )
+
+    first = epochs(seed=0)
+    shifts_per_epoch = []
+    for epoch in first:
+        inputs = np.concatenate([x for x, _ in epoch])
+        np.testing.assert_array_equal(inputs, np.concatenate([y for _, y in epoch]))
+        order = [source_of(image) for image in inputs]
+        assert sorted(order) == list(range(len(x_train)))  # each image once
+        shifts_per_epoch.append(shifts_of(x_train[order], inputs, max_shift=1))
+    # Other shifts in the second epoch; the same ones when rebuilt with the seed.
+    assert shifts_per_epoch[0] != shifts_per_epoch[1]
+    for epoch, repeated in zip(first, epochs(seed=0), strict=True):
+        for (x, _), (x_again, _) in zip(epoch, repeated, strict=True):
+            np.testing.assert_array_equal(x, x_again)
+
+
+def test_fit_autoencoder_with_shifts_is_repeatable_and_trains_on_other_images(digits):
+    x_train = digits[0][:256]
+
+    def train(shift_pixels):
+        set_seed(0)
+        model = ae.build_linear_autoencoder((8, 8, 1), code_size=3)
+        experiments.fit_autoencoder(
+            model, x_train, num_epochs=2, batch_size=32, shift_pixels=shift_pixels
+        )
+        return model.get_layer("decoder").get_layer("pixels").kernel.numpy()
+
+    shifted = train(1)
+    np.testing.assert_array_equal(train(1), shifted)
+    assert np.abs(train(0) - shifted).max() > 1e-4
+    with pytest.raises(ValueError, match="shift_pixels to be an integer >= 0"):
+        experiments.fit_autoencoder(None, x_train, shift_pixels=-1)
+    with pytest.raises(ValueError, match="larger than shift_pixels"):
+        experiments.fit_autoencoder(None, x_train, shift_pixels=8)
+
+
+# --------------------------------------------------------------------------
 # code_size_sweep
 
 
@@ -190,7 +302,7 @@ def test_code_size_sweep_against_pca(digits):
         return ae.build_linear_autoencoder((8, 8, 1), code_size=code_size)
 
     sweep = experiments.code_size_sweep(
-        build, x_train, x_test, code_sizes, num_epochs=5, learning_rate=0.01
+        build, x_train, x_test, code_sizes, num_epochs=20, learning_rate=0.01
     )
 
     assert built == [2, 5]
