@@ -472,6 +472,7 @@ def plot_series_scores(
     labels=None,
     *,
     start=0,
+    marks=None,
     figsize=(10, 4.5),
     title=None,
 ):
@@ -484,6 +485,8 @@ def plot_series_scores(
             the steps above it are marked on the series.
         labels: Optional true 0/1 labels per step; anomalous runs are shaded.
         start: Time index of the first step (for the x axis).
+        marks: Optional dict from a label to a time index, drawn as dotted
+            vertical lines on both axes (e.g. where validation and test begin).
         figsize: Figure size in inches.
         title: Optional title above the figure.
 
@@ -513,6 +516,13 @@ def plot_series_scores(
     if labels is not None:
         for axis in (top, bottom):
             _shade_segments(axis, labels, steps)
+    for text, step in (marks or {}).items():
+        for axis in (top, bottom):
+            axis.axvline(step, color="gray", linestyle=":", linewidth=1)
+        top.annotate(
+            text, (step, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -10),
+            textcoords="offset points", fontsize="small", color="gray",
+        )  # fmt: skip
     top.set_ylabel("series")
     bottom.set_ylabel("score")
     bottom.set_xlabel("time step")

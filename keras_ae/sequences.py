@@ -159,7 +159,11 @@ def reconstruction_scores(
             it, of the squared error *at t*: sharp, but a bad stretch that the
             model reconstructs well step by step scores low. `"window"`: each
             window's mean squared error, averaged over the windows that cover
-            t: smoother, it spreads a window's error over all its steps.
+            t: smoother, it spreads a window's error over all its steps, so
+            it also uses steps after t. `"last"`: each window's mean squared
+            error goes to its last step only, so step t's score uses no data
+            after t (what a monitor running in real time can compute); the
+            first `window_size - 1` steps get NaN.
         center: Whether the model was trained on centered windows (see
             `sliding_windows`).
         batch_size: Windows per forward pass.
@@ -167,13 +171,18 @@ def reconstruction_scores(
     Returns:
         float64 array `(T,)` (NaN for steps that no window covers).
     """
-    if per not in ("step", "window"):
+    if per not in ("step", "window", "last"):
         raise ValueError(
-            f"Expected per to be 'step' or 'window'. Received: per={per!r}"
+            f"Expected per to be 'step', 'window' or 'last'. Received: per={per!r}"
         )
     series = _as_series(series)
     windows = sliding_windows(series, window_size, stride, center=center)
     errors = step_errors(model, windows, batch_size=batch_size)
+    if per == "last":
+        scores = np.full(len(series), np.nan)
+        ends = np.arange(len(errors)) * stride + window_size - 1
+        scores[ends] = errors.mean(axis=1)
+        return scores
     if per == "window":
         errors = np.repeat(errors.mean(axis=1, keepdims=True), window_size, axis=1)
     return overlap_average(errors, len(series), stride)

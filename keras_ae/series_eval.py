@@ -244,27 +244,37 @@ def tune_filter(filter_fn, noisy, clean, widths):
     return min(errors, key=errors.get), errors
 
 
-def compare_detectors(detectors, labels, splits, quantile=1.0):
+def compare_detectors(detectors, labels, splits, quantile=1.0, margin=0):
     """Runs the course's protocol for several detectors of one series.
 
     Each detector's threshold is the `quantile` of its scores on the normal
-    validation steps `[train_end, val_end)`; its `detection_report` is computed
-    on the test steps `[val_end, T)`.
+    validation steps `[train_end, val_end - margin)`; its `detection_report`
+    is computed on the test steps `[val_end, T)`.
 
     Args:
         detectors: Dict from a name to anomaly scores `(T,)`.
         labels: True 0/1 labels `(T,)`.
         splits: `(train_end, val_end)`, as `keras_ae.series_data` returns them.
         quantile: Quantile of the validation scores used as threshold.
+        margin: Validation steps left out at the end: a score computed from
+            windows of `W` steps lets the last `W - 1` validation steps see
+            test steps (an anomaly right after the split would raise the
+            threshold), so pass `margin=W - 1`.
 
     Returns:
         Dict from the name to its report, with `threshold` added.
     """
     train_end, val_end = splits
+    margin = int(margin)
+    if not 0 <= margin < val_end - train_end:
+        raise ValueError(
+            f"Expected 0 <= margin < {val_end - train_end} (the validation steps). "
+            f"Received: margin={margin}"
+        )
     reports = {}
     for name, scores in detectors.items():
         scores = np.asarray(scores, dtype="float64")
-        threshold = normal_threshold(scores[train_end:val_end], quantile)
+        threshold = normal_threshold(scores[train_end : val_end - margin], quantile)
         reports[name] = {
             **detection_report(scores[val_end:], labels[val_end:], threshold),
             "threshold": threshold,

@@ -321,6 +321,10 @@ def test_series_scores_draws_series_score_threshold_and_anomalies():
     else:  # a Polygon
         left, right = band.get_xy()[:, 0].min(), band.get_xy()[:, 0].max()
     assert (left, right) == (129.5, 133.5)
+    marked = plotting.plot_series_scores(values, scores, marks={"test": 120}, start=100)
+    for axis in marked.axes:
+        assert [line.get_xdata()[0] for line in axis.lines[1:]] == [120]
+    assert marked.axes[0].texts[0].get_text() == "test"
     with pytest.raises(ValueError, match="scores \\(T,\\)"):
         plotting.plot_series_scores(values, scores[:-1])
 

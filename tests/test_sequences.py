@@ -80,7 +80,17 @@ def test_reconstruction_scores_of_an_identity_and_a_zero_model():
     window_means = np.lib.stride_tricks.sliding_window_view(series**2, 10).mean(-1)
     assert per_window[0] == pytest.approx(window_means[0], rel=1e-6)
     assert per_window[50] == pytest.approx(window_means[41:51].mean(), rel=1e-6)
-    with pytest.raises(ValueError, match="per to be 'step' or 'window'"):
+    # per="last": window w's mean goes to its last step only, so no score at t
+    # uses a value after t.
+    causal = sequences.reconstruction_scores(zeros, series, 10, stride=2, per="last")
+    assert np.isnan(causal[:9]).all() and np.isnan(causal[10])
+    assert causal[9] == pytest.approx(window_means[0], rel=1e-6)
+    assert causal[13] == pytest.approx(window_means[4], rel=1e-6)
+    changed = series.copy()
+    changed[60:] = 5.0  # the future changes; the past scores do not
+    after = sequences.reconstruction_scores(zeros, changed, 10, stride=2, per="last")
+    np.testing.assert_array_equal(after[:60], causal[:60])
+    with pytest.raises(ValueError, match="per to be 'step', 'window' or 'last'"):
         sequences.reconstruction_scores(zeros, series, 10, per="max")
 
 

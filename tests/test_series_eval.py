@@ -120,6 +120,10 @@ def test_compare_detectors_thresholds_on_validation_and_reports_on_test():
     )
     assert {k: reports["a"][k] for k in expected} == expected
     assert reports["a"]["segments_found"] == 1 and reports["b"]["f1"] == 0.0
+    guarded = series_eval.compare_detectors({"a": scores}, labels, (100, 200), margin=9)
+    assert guarded["a"]["threshold"] == scores[100:191].max()
+    with pytest.raises(ValueError, match="0 <= margin < 100"):
+        series_eval.compare_detectors({"a": scores}, labels, (100, 200), margin=100)
     table = series_eval.format_reports(reports).splitlines()
     assert table[0].split() == [
         "detector",
