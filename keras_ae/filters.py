@@ -4,7 +4,7 @@ A Gaussian filter averages each pixel with its neighbours (good against Gaussian
 noise, but it blurs edges); a median filter replaces each pixel by the median of
 its neighbourhood (good against isolated outliers such as salt-and-pepper noise).
 Both come from `scipy.ndimage` and filter every image and every channel on its
-own. `best_classical_filter` picks the filter and its strength on training
+own. `best_classical_filter` picks the filter and its strength on validation
 images, so that the test set stays unseen, as it does for a trained model.
 """
 
@@ -96,7 +96,7 @@ def apply_filter(x, name, param):
         The filtered images, a float32 array shaped like `x`.
 
     Example:
-        >>> name, param, _ = best_classical_filter(noisy_train, x_train)
+        >>> name, param, _ = best_classical_filter(noisy_val, x_val)
         >>> denoised = apply_filter(noisy_test, name, param)
     """
     if name == "gaussian":
@@ -114,7 +114,8 @@ def filter_grid_search(
     """Scores every Gaussian sigma and median size by PSNR against clean images.
 
     Args:
-        noisy: Corrupted images `(N, H, W, C)`: training images, not test ones.
+        noisy: Corrupted images `(N, H, W, C)`: validation images, not test
+            ones.
         clean: The same images without noise.
         sigmas: Sigmas of the Gaussian filter to try (may be empty).
         sizes: Sizes of the median filter to try (may be empty).
@@ -125,7 +126,7 @@ def filter_grid_search(
         order given; `psnr` is the mean PSNR in dB of the filtered images.
 
     Example:
-        >>> for name, param, score in filter_grid_search(noisy_train, x_train):
+        >>> for name, param, score in filter_grid_search(noisy_val, x_val):
         ...     print(f"{name} {param}: {score:.2f} dB")
     """
     noisy = _as_images(noisy)
@@ -148,27 +149,28 @@ def filter_grid_search(
 
 
 def best_classical_filter(
-    noisy_train, clean_train, sigmas=DEFAULT_SIGMAS, sizes=DEFAULT_SIZES, data_range=1.0
+    noisy_val, clean_val, sigmas=DEFAULT_SIGMAS, sizes=DEFAULT_SIZES, data_range=1.0
 ):
-    """Chooses the filter and strength with the best PSNR on training images.
+    """Chooses the filter and strength with the best PSNR on validation images.
 
-    Tune on training images and then apply the winner, unchanged, to the test
-    images: choosing on the test set would flatter the baseline.
+    Tune on validation images (as you choose a model's settings) and then apply
+    the winner, unchanged, to the test images: choosing on the test set would
+    flatter the baseline.
 
     Args:
-        noisy_train: Corrupted training images `(N, H, W, C)`.
-        clean_train: The same images without noise.
+        noisy_val: Corrupted validation images `(N, H, W, C)`.
+        clean_val: The same images without noise.
         sigmas: Sigmas of the Gaussian filter to try.
         sizes: Sizes of the median filter to try.
         data_range: Range of the pixel values, for `keras_ae.metrics.psnr`.
 
     Returns:
         `(name, param, psnr)`: the filter name (`"gaussian"` or `"median"`),
-        its sigma or size, and its mean PSNR in dB on the training images.
+        its sigma or size, and its mean PSNR in dB on the validation images.
 
     Example:
-        >>> name, param, train_psnr = best_classical_filter(noisy_train, x_train)
+        >>> name, param, val_psnr = best_classical_filter(noisy_val, x_val)
         >>> test_psnr = psnr(x_test, apply_filter(noisy_test, name, param))
     """
-    scores = filter_grid_search(noisy_train, clean_train, sigmas, sizes, data_range)
+    scores = filter_grid_search(noisy_val, clean_val, sigmas, sizes, data_range)
     return max(scores, key=lambda score: score[2])
