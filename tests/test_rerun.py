@@ -44,7 +44,7 @@ def test_two_fast_runs_into_one_folder_record_identical_numbers(tmp_path):
             NOTEBOOKS,
             output,
             fast=True,
-            dataset="digits",
+            dataset="mnist_5k",
             timeout=600,
             log=logs.append,
         )
