@@ -4,7 +4,8 @@
   whose code is a small feature map, for denoising, inpainting and colouring.
 - `build_colorizer`: grayscale in, RGB out, as the gray image plus a learned
   colour offset.
-- `quantize` / `dequantize`: store code values in `bits` bits each.
+- `quantize` / `dequantize`: store code values in `bits` bits each;
+  `quantized_roundtrip` compresses images through any encoder and decoder so.
 - `jpeg_roundtrip` / `jpeg_at_byte_budget`: JPEG (through Pillow) of a batch of
   images, its size in bytes per image, and the best quality that fits a budget.
 """
@@ -229,6 +230,42 @@ def dequantize(levels, bits, low, high):
     return (low + np.asarray(levels, "float64") * (high - low) / steps).astype(
         "float32"
     )
+
+
+def quantized_roundtrip(encode, decode, x_train, x_test, bits=8):
+    """Compresses images to codes of `bits` bits per value, and decodes them.
+
+    The codes of `x_test` are quantized (`quantize`) with the range of the
+    training codes, the two numbers a receiver needs once rather than per image;
+    test codes outside it are clipped. The decoded images are clipped to [0, 1].
+
+    Args:
+        encode: Function from images `(N, ...)` to codes `(N, ...)`, e.g. an
+            encoder's `predict` or `lambda x: pca.transform(x.reshape(len(x), -1))`.
+        decode: Function from codes back to images of `x_test`'s shape.
+        x_train: Training images, for the range of the codes.
+        x_test: Images to compress.
+        bits: Bits per stored code value, 1 to 16.
+
+    Returns:
+        The reconstructions of `x_test` from the quantized codes, float32 in
+        [0, 1], shape of `x_test`.
+
+    Example:
+        >>> encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+        >>> images = quantized_roundtrip(encoder.predict, decoder.predict,
+        ...                              x_train, x_test, bits=8)
+    """
+    x_test = np.asarray(x_test, dtype="float32")
+    _, low, high = quantize(np.asarray(encode(x_train)), bits)
+    levels, _, _ = quantize(np.asarray(encode(x_test)), bits, low, high)
+    images = np.asarray(decode(dequantize(levels, bits, low, high)), dtype="float32")
+    if images.shape != x_test.shape:
+        raise ValueError(
+            "Expected decode to return images of x_test's shape "
+            f"{x_test.shape}. Received: shape {images.shape}"
+        )
+    return np.clip(images, 0.0, 1.0)
 
 
 def _to_uint8_mosaic(images):

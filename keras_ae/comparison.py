@@ -1,17 +1,18 @@
 """Every model of the course trained with one budget, and measured the same way.
 
 `train_model(kind, x_train, y_train)` builds and trains one of `MODEL_KINDS`
-with the same number of epochs, batch size and seed handling as every other
-kind, and returns a `TrainedModel` that says what the model can do (encode,
-reconstruct, generate). `measure` then runs the protocols of
-`keras_ae.evaluation` that apply to it and returns one row of a comparison
+with the batch size and seed handling of every other kind (and the number of
+epochs the caller gives it), and returns a `TrainedModel` that says what the
+model can do (encode, reconstruct, generate). `measure` then runs the protocols
+of `keras_ae.evaluation` that apply to it and returns one row of a comparison
 table; a protocol that does not apply (a GAN has no encoder, so no
 reconstruction, probe or reconstruction-based anomaly score) gives `None`.
 
 Example:
     >>> trained = train_model("vae", x_train, y_train, num_epochs=40)
     >>> row = measure(trained, x_train, y_train, x_test, y_test,
-    ...               classifier=get_classifier("digits"))
+    ...               classifier=get_classifier("mnist_5k"), x_val=x_val,
+    ...               y_val=y_val)
 """
 
 import dataclasses
@@ -54,6 +55,7 @@ __all__ = [
 HIDDEN_UNITS = (256, 128)  # every dense network, from the image side (as the VAE's)
 SPARSE_CODE_FACTOR = 8  # a sparse code is overcomplete: 8 times code_size
 BETA = 2.0  # KL weight of the beta-VAE
+CONTRACTIVE_WEIGHT = 1e-4  # weight of the contractive penalty
 # The GAN kinds are built and compiled by `keras_ae.gan_experiments` with the
 # recipes tuned in notebook 07 (`GAN_RECIPES`, re-exported here): its name of the
 # kind, the Adam step sizes of the generator (`learning_rate`) and discriminator
@@ -154,9 +156,21 @@ def _build_autoencoder(kind, image_shape, code_size, seed):
             regularizer=KLSparsity(rho=0.05, beta=0.01),
         )
         return build_autoencoder(encoder, decoder)
-    # contractive: the undercomplete architecture, sigmoid code, Jacobian penalty
-    encoder, decoder = _dense_parts(image_shape, code_size, code_activation="sigmoid")
-    return ContractiveAutoencoder(encoder, decoder, contractive_weight=1e-4)
+    # contractive: notebook 04's encoder, one dense sigmoid layer, whose Jacobian
+    # penalty has a closed form (about the cost of a forward pass), and the
+    # undercomplete decoder. A deep encoder with a sigmoid code collapsed to the
+    # mean image for some seeds on the validation split, with or without penalty.
+    inputs = keras.Input(shape=image_shape)
+    codes = keras.layers.Dense(
+        code_size, activation="sigmoid", name="code", dtype="float32"
+    )(keras.layers.Flatten()(inputs))
+    encoder = keras.Model(inputs, codes, name="encoder")
+    decoder = build_dense_decoder(
+        output_shape=image_shape, code_size=code_size, hidden_units=HIDDEN_UNITS[::-1]
+    )
+    return ContractiveAutoencoder(
+        encoder, decoder, contractive_weight=CONTRACTIVE_WEIGHT
+    )
 
 
 def _build_and_compile_gan(kind, image_shape, latent_dim, num_classes, seed):
@@ -199,7 +213,9 @@ def train_model(
     critic updates per batch, so its epochs cost more).
     The autoencoders' dense networks have hidden layers `HIDDEN_UNITS`; a
     sparse autoencoder has an overcomplete sigmoid code
-    `SPARSE_CODE_FACTOR * code_size` with a KL sparsity penalty.
+    `SPARSE_CODE_FACTOR * code_size` with a KL sparsity penalty; a contractive
+    one, notebook 04's one-layer sigmoid encoder with the penalty weighted by
+    `CONTRACTIVE_WEIGHT`.
 
     Args:
         kind: One of `MODEL_KINDS`.
@@ -340,7 +356,8 @@ def measure(
       (`keras_ae.evaluation.probe_comparison`).
     - Samples (VAEs and GANs, if `classifier` is given): `num_generated`
       samples; `num_covered` classes, `all_within` (every class between 5% and
-      20% of them) and `effective_classes` from all of them;
+      20% of them), `smallest_class` and `largest_class` (the fractions of the
+      rarest and the commonest class) and `effective_classes` from all of them;
       `frechet_distance` of the first `len(x_val)` of them against `x_test`,
       next to its floor `real_floor`, `x_val` against `x_test`
       (`keras_ae.evaluation.sample_quality`). The validation images are ones
@@ -411,13 +428,15 @@ def measure(
         "all_within",
         "effective_classes",
     )
-    row.update(dict.fromkeys(sample_keys))
+    row.update(dict.fromkeys((*sample_keys, "smallest_class", "largest_class")))
     if trained.generate is not None and classifier is not None:
         num_generated = len(x_test) if num_generated is None else int(num_generated)
         generated = np.clip(trained.generate(num_generated, seed), 0.0, 1.0)
         heldout = x_train[:num_generated] if x_val is None else x_val
         quality = evaluation.sample_quality(classifier, generated, x_test, heldout)
         row.update({key: quality[key] for key in sample_keys})
+        row["smallest_class"] = float(np.min(quality["histogram"]))
+        row["largest_class"] = float(np.max(quality["histogram"]))
     return row
 
 

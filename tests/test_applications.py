@@ -42,6 +42,45 @@ def test_quantize_rejects_bad_arguments():
         applications.quantize([1.0, 1.0])
 
 
+def test_quantized_roundtrip_of_pca_matches_numpy():
+    from sklearn.decomposition import PCA
+
+    x_train = _smooth_images(40, size=8, seed=1)
+    x_test = _smooth_images(10, size=8, seed=2)
+    flat_train, flat_test = x_train.reshape(40, -1), x_test.reshape(10, -1)
+    pca = PCA(n_components=3).fit(flat_train)
+
+    def encode(x):
+        return pca.transform(x.reshape(len(x), -1))
+
+    def decode(codes):
+        return pca.inverse_transform(codes).reshape(x_test.shape)
+
+    images = applications.quantized_roundtrip(encode, decode, x_train, x_test, bits=4)
+    # By hand: range of the training codes, 15 steps, round, back, decode, clip.
+    train_codes, test_codes = pca.transform(flat_train), pca.transform(flat_test)
+    low, high = train_codes.min(), train_codes.max()
+    step = (high - low) / 15
+    levels = np.rint((np.clip(test_codes, low, high) - low) / step)
+    expected = pca.inverse_transform(low + levels * step).reshape(x_test.shape)
+    np.testing.assert_allclose(images, np.clip(expected, 0, 1), atol=1e-5)
+    # More bits, closer to the unquantized reconstruction.
+    exact = pca.inverse_transform(test_codes).reshape(x_test.shape)
+    errors = [
+        np.mean(
+            (
+                applications.quantized_roundtrip(encode, decode, x_train, x_test, bits)
+                - np.clip(exact, 0, 1)
+            )
+            ** 2
+        )
+        for bits in (2, 4, 8)
+    ]
+    assert errors[0] > errors[1] > errors[2]
+    with pytest.raises(ValueError, match="x_test's shape"):
+        applications.quantized_roundtrip(encode, pca.inverse_transform, x_train, x_test)
+
+
 def test_jpeg_roundtrip_matches_pillow_on_the_mosaic():
     images = _smooth_images()
     decoded, size = applications.jpeg_roundtrip(images, quality=50)

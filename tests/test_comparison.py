@@ -78,6 +78,8 @@ def test_measure_with_a_validation_split(data):
     )
     assert row["num_covered"] == int(np.sum(counts / 40 >= 0.01))
     assert row["all_within"] == bool(np.all((counts / 40 >= 0.25) & (counts / 40 <= 1)))
+    assert row["smallest_class"] == pytest.approx(counts.min() / 40)
+    assert row["largest_class"] == pytest.approx(counts.max() / 40)
     # The probe's C was chosen on the validation split; no baselines asked for.
     codes = [
         evaluation._apply(trained.encoder, x, 64) for x in (x_train, x_val, x_test)
@@ -89,6 +91,32 @@ def test_measure_with_a_validation_split(data):
     assert row["probe_pixels"] is None and row["probe_pca"] is None
     with pytest.raises(ValueError, match="both x_val and y_val"):
         comparison.measure(trained, x_train, y_train, x_test, y_test, x_val=x_val)
+
+
+def test_contractive_is_notebook_04s_encoder_with_the_closed_form(data):
+    from keras_ae.training import jacobian_frobenius_closed_form
+
+    (x_train, _), (x_test, _) = data
+    trained = comparison.train_model("contractive", x_train, num_epochs=1)
+    model = trained.model
+    assert model.uses_closed_form
+    dense = [w for w in trained.encoder.weights if len(w.shape) == 2]
+    assert [tuple(w.shape) for w in dense] == [(64, 8)]  # 8x8 pixels -> code 8
+    assert model.contractive_weight == comparison.CONTRACTIVE_WEIGHT
+    # The closed form is the Frobenius norm of the encoder's Jacobian.
+    import tensorflow as tf
+
+    x = tf.constant(x_test[:5])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        codes = trained.encoder(x)
+    jacobian = tape.batch_jacobian(codes, x).numpy()
+    layer = trained.encoder.get_layer("code")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(jacobian_frobenius_closed_form(layer, x_test[:5])),
+        np.sum(jacobian**2, axis=(1, 2, 3, 4)),
+        rtol=1e-4,
+    )
 
 
 def test_same_seed_same_model(data):
