@@ -170,7 +170,9 @@ def linear_probe_accuracy(
     set's mean and standard deviation, and a multinomial
     `sklearn.linear_model.LogisticRegression(C=C, max_iter=max_iter)` is fit on
     them. Higher accuracy means the labels are easier to read off linearly; it
-    says nothing about what a deeper classifier could get.
+    says nothing about what a deeper classifier could get. Score on validation
+    features to choose between codes (or their settings), and on test features
+    only for the numbers you report.
 
     Args:
         train_features: Array `(N, ...)` of training features.
