@@ -115,7 +115,7 @@ class ContractiveAutoencoder(keras.Model):
             with tf.GradientTape() as jacobian_tape:
                 jacobian_tape.watch(x)
                 codes = self.encoder(x, training=True)
-            jacobian = jacobian_tape.batch_jacobian(codes, x)  # (B, code, 8, 8, 1)
+            jacobian = jacobian_tape.batch_jacobian(codes, x)  # (B, code, H, W, C)
             penalty = tf.reduce_mean(
                 tf.reduce_sum(tf.square(jacobian), axis=[1, 2, 3, 4])
             )
@@ -165,8 +165,14 @@ def _autoencoder(kind, image_shape, code_size):
         )
         inputs = keras.Input(shape=image_shape)
         return keras.Model(inputs, decoder(encoder(inputs)))
-    encoder, decoder = _dense_parts(image_shape, code_size, "sigmoid")
-    return ContractiveAutoencoder(encoder, decoder, lam=1e-4)
+    # contractive: as keras_ae.comparison builds it, a one-layer sigmoid encoder
+    # and the dense decoder; the penalty by batch_jacobian, as tutorials write it.
+    _, decoder = _dense_parts(image_shape, code_size, "sigmoid")
+    inputs = keras.Input(shape=image_shape)
+    codes = keras.layers.Dense(code_size, activation="sigmoid")(
+        keras.layers.Flatten()(inputs)
+    )
+    return ContractiveAutoencoder(keras.Model(inputs, codes), decoder, lam=1e-4)
 
 
 # --------------------------------------------------------------------------
