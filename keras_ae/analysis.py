@@ -19,6 +19,8 @@ from keras import ops
 
 __all__ = [
     "code_sensitivity",
+    "relative_sensitivity",
+    "spread",
     "linear_probe_accuracy",
     "time_callable",
     "time_callables",
@@ -349,3 +351,31 @@ def time_callables(functions, *, repeats=5, number=1, warmup=1):
         }
         for name, values in times.items()
     }
+
+
+def spread(values):
+    """How far apart the rows of `values` lie: sqrt of the summed variances.
+
+    `sqrt(sum_j Var(v_j))` over the columns of `values` flattened to
+    `(N, -1)`: the root-mean-square distance of a row from the mean row.
+    """
+    values = np.asarray(values, dtype="float64")
+    return float(np.sqrt(values.reshape(len(values), -1).var(axis=0).sum()))
+
+
+def relative_sensitivity(encoder, x, noise_stddev=0.05, *, seed=0, batch_size=256):
+    """`code_sensitivity` measured in units of the code's and the input's spread.
+
+    An encoder can lower `code_sensitivity` for free by shrinking its whole
+    code (an untied decoder scales it back up). Dividing the code's movement
+    by the code's `spread` over `x`, and the input's movement by the input's
+    spread, gives a ratio that no rescaling of the code changes.
+
+    Returns:
+        `(relative, code_spread)`: `code_sensitivity(encoder, x, noise_stddev,
+        seed=seed) * spread(x) / spread(codes)`, and `spread(codes)`.
+    """
+    codes = np.asarray(encoder.predict(x, batch_size=batch_size, verbose=0))
+    raw = code_sensitivity(encoder, x, noise_stddev, seed=seed, batch_size=batch_size)
+    code_spread = spread(codes)
+    return raw * spread(x) / code_spread, code_spread

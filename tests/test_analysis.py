@@ -8,6 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from keras_ae import analysis
 from keras_ae.analysis import (
     code_sensitivity,
     linear_probe_accuracy,
@@ -222,3 +223,36 @@ def test_time_callables_take_turns_and_rank_correctly():
         time_callables({})
     with pytest.raises(ValueError, match="Expected a callable"):
         time_callables({"a": 1})
+
+
+def test_spread_is_the_root_of_the_summed_variances():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(200, 3, 2)) * np.array([1.0, 2.0])
+    flat = values.reshape(200, -1)
+    expected = np.sqrt(np.trace(np.cov(flat, rowvar=False, bias=True)))
+    assert analysis.spread(values) == pytest.approx(expected, rel=1e-12)
+
+
+def test_relative_sensitivity_ignores_the_codes_scale():
+    import keras
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(size=(64, 6)).astype("float32")
+    kernel = rng.normal(size=(6, 3)).astype("float32")
+
+    def linear_encoder(scale):
+        inputs = keras.Input((6,))
+        layer = keras.layers.Dense(3, use_bias=False)
+        model = keras.Model(inputs, layer(inputs))
+        layer.set_weights([scale * kernel])
+        return model
+
+    small, small_spread = analysis.relative_sensitivity(linear_encoder(0.01), x, seed=2)
+    large, large_spread = analysis.relative_sensitivity(linear_encoder(10.0), x, seed=2)
+    assert large_spread == pytest.approx(1000 * small_spread, rel=1e-4)
+    assert small == pytest.approx(large, rel=1e-4)
+    raw = analysis.code_sensitivity(linear_encoder(10.0), x, 0.05, seed=2)
+    codes = x @ (10.0 * kernel)
+    assert large == pytest.approx(
+        raw * analysis.spread(x) / analysis.spread(codes), rel=1e-4
+    )
