@@ -9,7 +9,10 @@ Every loader returns training, validation and test splits.
 
 The corruptions (Gaussian noise, masking noise, salt-and-pepper, block masks,
 grayscale) are written once with `keras.ops`, so the same function corrupts a
-NumPy array in a notebook and a batch tensor inside a `train_step`.
+NumPy array in a notebook and a batch tensor inside a `train_step`. They take
+the range of the data as `value_range`: `(0.0, 1.0)` by default, as the loaders
+return; pass `(-1.0, 1.0)` for images scaled to [-1, 1], so that Gaussian noise
+is clipped to that range and masked pixels take its ends.
 """
 
 import dataclasses
@@ -472,7 +475,10 @@ def split_into_tiles(images, tiles_per_side=2):
     )
 
 
-# Corruptions. Each takes NumPy arrays or tensors of shape (N, H, W, C) in [0, 1].
+# Corruptions. Each takes NumPy arrays or tensors of shape (N, H, W, C) whose
+# values lie in `value_range`, `(0.0, 1.0)` by default (the course's images).
+
+DEFAULT_VALUE_RANGE = (0.0, 1.0)
 
 
 def _check_level(value, argument, upper=None):
@@ -483,6 +489,35 @@ def _check_level(value, argument, upper=None):
             f"0 <= {argument} <= {upper}" if upper is not None else f"{argument} >= 0"
         )
         raise ValueError(f"Expected {expected}. Received: {argument}={value!r}")
+
+
+def check_value_range(value_range, allow_none=True):
+    """Checks a `value_range` argument; returns `(low, high)` floats or None.
+
+    Args:
+        value_range: A pair `(low, high)` of finite numbers with `low < high`,
+            or None (data without bounds) when `allow_none` is True.
+        allow_none: Whether None is accepted.
+    """
+    if value_range is None and allow_none:
+        return None
+    wanted = "a pair (low, high) of finite numbers with low < high" + (
+        ", or None" if allow_none else ""
+    )
+    try:
+        low, high = value_range
+        valid = all(
+            isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+            for v in (low, high)
+        )
+    except (TypeError, ValueError):
+        valid = False
+    if not valid or not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(
+            f"Expected value_range to be {wanted}. "
+            f"Received: value_range={value_range!r}"
+        )
+    return float(low), float(high)
 
 
 def _same_kind(result, like):
@@ -499,38 +534,59 @@ def _pixel_shape(x):
     return (*shape[:-1], 1) if len(shape) == 4 else shape
 
 
-def add_gaussian_noise(x, stddev=0.2, seed=None):
-    """Adds N(0, stddev^2) noise to every value and clips to [0, 1].
+def add_gaussian_noise(x, stddev=0.2, seed=None, value_range=DEFAULT_VALUE_RANGE):
+    """Adds N(0, stddev^2) noise to every value and clips to `value_range`.
 
     Args:
-        x: Images `(N, H, W, C)` in [0, 1], a NumPy array or a tensor.
+        x: Images `(N, H, W, C)`, a NumPy array or a tensor.
         stddev: Standard deviation of the noise, >= 0.
         seed: Int, None or `keras.random.SeedGenerator` (fresh noise per call).
+        value_range: `(low, high)`, the range of the data, which the noisy
+            values are clipped to: `(0.0, 1.0)` (the default) for images in
+            [0, 1], `(-1.0, 1.0)` for images scaled to [-1, 1]; None for no
+            clipping (standardized data, say).
 
     Returns:
         The noisy images, of the same kind as `x`.
     """
     _check_level(stddev, "stddev")
+    value_range = check_value_range(value_range)
     x_tensor = ops.convert_to_tensor(x, "float32")
-    noise = keras.random.normal(ops.shape(x_tensor), stddev=stddev, seed=seed)
-    return _same_kind(ops.clip(x_tensor + noise, 0.0, 1.0), x)
+    noisy = x_tensor + keras.random.normal(
+        ops.shape(x_tensor), stddev=stddev, seed=seed
+    )
+    if value_range is not None:
+        noisy = ops.clip(noisy, *value_range)
+    return _same_kind(noisy, x)
 
 
-def add_masking_noise(x, fraction=0.3, seed=None):
-    """Sets a random `fraction` of the pixels to 0 (all channels of a pixel)."""
+def add_masking_noise(x, fraction=0.3, seed=None, value_range=DEFAULT_VALUE_RANGE):
+    """Sets a random `fraction` of the pixels (all channels of a pixel) to "off".
+
+    "Off" is the low end of `value_range`: 0 for images in [0, 1] (the
+    default), -1 for images in [-1, 1]; 0 when `value_range` is None.
+    """
     _check_level(fraction, "fraction", upper=1)
+    value_range = check_value_range(value_range)
+    off = 0.0 if value_range is None else value_range[0]
     x_tensor = ops.convert_to_tensor(x, "float32")
     keep = keras.random.uniform(_pixel_shape(x_tensor), seed=seed) >= fraction
-    return _same_kind(x_tensor * ops.cast(keep, "float32"), x)
+    return _same_kind(ops.where(keep, x_tensor, off), x)
 
 
-def add_salt_and_pepper(x, fraction=0.1, seed=None):
-    """Sets a random `fraction` of the pixels to 0 or 1, half each."""
+def add_salt_and_pepper(x, fraction=0.1, seed=None, value_range=DEFAULT_VALUE_RANGE):
+    """Sets a random `fraction` of the pixels to the low or high end, half each.
+
+    The ends are those of `value_range`: 0 and 1 for images in [0, 1] (the
+    default), -1 and 1 for images in [-1, 1]. Salt and pepper needs bounded
+    data, so `value_range` cannot be None.
+    """
     _check_level(fraction, "fraction", upper=1)
+    low, high = check_value_range(value_range, allow_none=False)
     x_tensor = ops.convert_to_tensor(x, "float32")
     draw = keras.random.uniform(_pixel_shape(x_tensor), seed=seed)
-    salted = ops.where(draw > 1.0 - fraction / 2.0, 1.0, x_tensor)
-    return _same_kind(ops.where(draw < fraction / 2.0, 0.0, salted), x)
+    salted = ops.where(draw > 1.0 - fraction / 2.0, high, x_tensor)
+    return _same_kind(ops.where(draw < fraction / 2.0, low, salted), x)
 
 
 _CORRUPTIONS = {
@@ -540,31 +596,39 @@ _CORRUPTIONS = {
 }
 
 
-def corrupt(x, kind, level, seed=None):
+def corrupt(x, kind, level, seed=None, value_range=DEFAULT_VALUE_RANGE):
     """Applies the noise `kind` (one of `NOISE_KINDS`) at `level`.
 
     `level` is the standard deviation for `"gaussian"` and the fraction of
-    pixels hit for `"masking"` and `"salt_and_pepper"`.
+    pixels hit for `"masking"` and `"salt_and_pepper"`. `value_range` is the
+    range of the data, `(0.0, 1.0)` by default: Gaussian noise is clipped to
+    it, masking sets pixels to its low end, salt and pepper to either end (see
+    `add_gaussian_noise`, `add_masking_noise`, `add_salt_and_pepper`).
     """
     if kind not in _CORRUPTIONS:
         raise ValueError(
             f"Expected kind to be one of {NOISE_KINDS}. Received: kind={kind!r}"
         )
-    return _CORRUPTIONS[kind](x, level, seed=seed)
+    return _CORRUPTIONS[kind](x, level, seed=seed, value_range=value_range)
 
 
-def block_mask(x, block_size, seed=None):
+def block_mask(x, block_size, seed=None, value_range=DEFAULT_VALUE_RANGE):
     """Removes one square block per image, at a random position.
 
     Args:
         x: Images `(N, H, W, C)`.
         block_size: Side of the block, at most the image's smaller side.
         seed: Int, None or `keras.random.SeedGenerator`.
+        value_range: `(low, high)`, the range of the data: removed pixels are
+            set to `low` (0 for the default `(0.0, 1.0)`, -1 for images in
+            [-1, 1]); to 0 when None.
 
     Returns:
-        `(x_masked, mask)`: the images with the block set to 0, and a float
+        `(x_masked, mask)`: the images with the block set to `low`, and a float
         mask `(N, H, W, 1)` that is 1 where pixels were removed.
     """
+    value_range = check_value_range(value_range)
+    off = 0.0 if value_range is None else value_range[0]
     x_tensor = ops.convert_to_tensor(x, "float32")
     height, width = x_tensor.shape[1], x_tensor.shape[2]
     if not isinstance(block_size, (int, np.integer)) or not 1 <= block_size <= min(
@@ -588,7 +652,7 @@ def block_mask(x, block_size, seed=None):
         ops.logical_and(cols >= left, cols < left + block_size),
     )
     mask = ops.cast(inside, "float32")
-    return _same_kind(x_tensor * (1.0 - mask), x), _same_kind(mask, x)
+    return _same_kind(ops.where(inside, off, x_tensor), x), _same_kind(mask, x)
 
 
 LUMINANCE_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601, as in PIL and OpenCV

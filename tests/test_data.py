@@ -376,3 +376,101 @@ def test_split_into_tiles_matches_slicing():
     np.testing.assert_array_equal(tiles, np.stack(expected))
     with pytest.raises(ValueError, match="tiles_per_side=4"):
         data.split_into_tiles(images, tiles_per_side=4)
+
+
+# Corruptions of data in [-1, 1], checked against NumPy given the same draws.
+
+SYMMETRIC = (-1.0, 1.0)
+
+
+@pytest.fixture
+def symmetric_images():
+    rng = np.random.default_rng(11)
+    return rng.uniform(-1.0, 1.0, size=(16, 8, 8, 3)).astype("float32")
+
+
+def test_gaussian_noise_on_symmetric_data_clips_to_its_range(symmetric_images):
+    x = symmetric_images
+    noise = keras.ops.convert_to_numpy(keras.random.normal(x.shape, stddev=0.5, seed=7))
+
+    noisy = data.add_gaussian_noise(x, stddev=0.5, seed=7, value_range=SYMMETRIC)
+    unclipped = data.add_gaussian_noise(x, stddev=0.5, seed=7, value_range=None)
+
+    np.testing.assert_allclose(noisy, np.clip(x + noise, -1.0, 1.0), atol=1e-6)
+    np.testing.assert_allclose(unclipped, x + noise, atol=1e-6)
+    assert unclipped.min() < -1.0 and unclipped.max() > 1.0
+    assert (noisy == -1.0).any() and (noisy == 1.0).any()
+    # The [0, 1] default sets every negative value to 0: half the data is lost.
+    default = data.add_gaussian_noise(x, stddev=0.5, seed=7)
+    np.testing.assert_allclose(default, np.clip(x + noise, 0.0, 1.0), atol=1e-6)
+
+
+def test_masking_on_symmetric_data_sets_pixels_to_the_low_end(symmetric_images):
+    x = symmetric_images
+    draw = keras.ops.convert_to_numpy(keras.random.uniform((16, 8, 8, 1), seed=3))
+
+    masked = data.add_masking_noise(x, fraction=0.4, seed=3, value_range=SYMMETRIC)
+
+    np.testing.assert_array_equal(masked, np.where(draw >= 0.4, x, -1.0))
+    assert 0.25 < (masked == -1.0).all(-1).mean() < 0.55
+    # Unbounded data: masked values become 0, as in the [0, 1] default.
+    np.testing.assert_array_equal(
+        data.add_masking_noise(x, fraction=0.4, seed=3, value_range=None),
+        np.where(draw >= 0.4, x, 0.0),
+    )
+
+
+def test_salt_and_pepper_on_symmetric_data_uses_both_ends(symmetric_images):
+    x = symmetric_images
+    draw = keras.ops.convert_to_numpy(keras.random.uniform((16, 8, 8, 1), seed=4))
+    expected = np.where(draw < 0.15, -1.0, np.where(draw > 1.0 - 0.15, 1.0, x))
+
+    noisy = data.add_salt_and_pepper(x, fraction=0.3, seed=4, value_range=SYMMETRIC)
+
+    np.testing.assert_array_equal(noisy, expected)
+    assert abs((noisy == -1.0).all(-1).mean() - 0.15) < 0.05
+    assert abs((noisy == 1.0).all(-1).mean() - 0.15) < 0.05
+
+
+@pytest.mark.parametrize("kind", data.NOISE_KINDS)
+def test_corrupt_passes_value_range_on(kind, symmetric_images):
+    x = symmetric_images
+    direct = {
+        "gaussian": data.add_gaussian_noise,
+        "masking": data.add_masking_noise,
+        "salt_and_pepper": data.add_salt_and_pepper,
+    }[kind]
+
+    np.testing.assert_array_equal(
+        data.corrupt(x, kind, 0.3, seed=5, value_range=SYMMETRIC),
+        direct(x, 0.3, seed=5, value_range=SYMMETRIC),
+    )
+    traced = tf.function(lambda x: data.corrupt(x, kind, 0.3, 5, SYMMETRIC))
+    np.testing.assert_array_equal(
+        traced(tf.constant(x)).numpy(), direct(x, 0.3, seed=5, value_range=SYMMETRIC)
+    )
+
+
+def test_block_mask_on_symmetric_data_fills_with_the_low_end(symmetric_images):
+    x = symmetric_images
+    masked, mask = data.block_mask(x, 3, seed=5, value_range=SYMMETRIC)
+    _, default_mask = data.block_mask(x, 3, seed=5)
+
+    np.testing.assert_array_equal(mask, default_mask)  # same positions
+    np.testing.assert_array_equal(masked, np.where(mask == 1, -1.0, x))
+
+
+@pytest.mark.parametrize(
+    "value_range", [(1.0, 0.0), (0.0, 0.0), (0.0, np.inf), "01", (0.0,), (True, 2)]
+)
+def test_corruptions_reject_bad_value_ranges(value_range):
+    x = np.zeros((2, 8, 8, 1), "float32")
+    with pytest.raises(ValueError, match=r"Expected value_range to be a pair"):
+        data.add_gaussian_noise(x, 0.1, value_range=value_range)
+    with pytest.raises(ValueError, match=r"Expected value_range to be a pair"):
+        data.block_mask(x, 2, value_range=value_range)
+
+
+def test_salt_and_pepper_needs_bounded_data():
+    with pytest.raises(ValueError, match=r"low < high\. Received: value_range=None"):
+        data.add_salt_and_pepper(np.zeros((2, 8, 8, 1), "float32"), value_range=None)
