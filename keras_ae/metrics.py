@@ -378,19 +378,29 @@ def frechet_distance(features_a, features_b, eps=1e-6):
     2-Wasserstein distance between the Gaussians. With Inception features it is
     the FID of Heusel et al. (2017); the course uses its own classifier's
     features, so values compare only with the same classifier and set sizes.
-    The matrix square root is `scipy.linalg.sqrtm`, of which the real part is
-    kept (round-off adds tiny imaginary parts); if it is not finite, `eps` is
-    added to the diagonal of both covariances and it is computed again. The
-    estimate is biased upwards for small sets: compare sets of equal size.
+    The estimate is biased upwards for small sets: compare sets of equal size.
+
+    The matrix square root is `scipy.linalg.sqrtm`, handled as the reference
+    implementation (pytorch-fid) handles it: if the product `S_a S_b` is so
+    singular that the root is not finite, `eps` is added to the diagonal of both
+    covariances, with a `RuntimeWarning`, and the root computed again. The
+    root of a product of two covariances has real eigenvalues, so an
+    imaginary part can only be round-off: it is dropped when every diagonal
+    entry's imaginary part is within `1e-3 * max(1, |trace|)` of 0 (pytorch-fid's
+    `atol=1e-3`, scaled with the features), and a `ValueError` is raised
+    otherwise.
 
     Args:
         features_a: Features `(N, ...)`, flattened to `(N, d)`; N >= 2.
         features_b: Features `(M, ...)` of the same size `d`; M >= 2.
-        eps: Diagonal offset used when the square root fails, >= 0.
+        eps: Diagonal offset used when the square root is not finite, >= 0.
 
     Returns:
         The distance, a float >= 0 (0 for two sets with the same mean and
         covariance).
+
+    Raises:
+        ValueError: The square root has a non-negligible imaginary part.
 
     Example:
         >>> frechet_distance(features(classifier, generated),
@@ -406,24 +416,53 @@ def frechet_distance(features_a, features_b, eps=1e-6):
             "Expected at least 2 rows in each set and features of the same size. "
             f"Received: features_a.shape={a.shape}, features_b.shape={b.shape}"
         )
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.number)):
+        raise ValueError(f"Expected a number eps >= 0. Received: eps={eps!r}")
+    if not eps >= 0:
+        raise ValueError(f"Expected eps >= 0. Received: eps={eps!r}")
     mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
     cov_a = np.atleast_2d(np.cov(a, rowvar=False))
     cov_b = np.atleast_2d(np.cov(b, rowvar=False))
 
-    def trace_sqrt(cov_a, cov_b):
+    def product_sqrt(cov_a, cov_b):
         with warnings.catch_warnings():
             # A singular product (dead units, fewer rows than features) warns
-            # but still has a square root; a failure shows as non-finite values.
+            # but usually still has an accurate root; a failure shows as
+            # non-finite values, checked below.
             warnings.simplefilter("ignore", LinAlgWarning)
-            root = sqrtm(cov_a @ cov_b)
-        return np.trace(np.real(root))
+            return sqrtm(cov_a @ cov_b)
 
-    trace = trace_sqrt(cov_a, cov_b)
-    if not np.isfinite(trace):
+    root = product_sqrt(cov_a, cov_b)
+    if not np.all(np.isfinite(root)):
+        warnings.warn(
+            "frechet_distance: the product of the covariances is singular; "
+            f"adding eps={eps:g} to their diagonals.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         offset = eps * np.eye(len(cov_a))
-        trace = trace_sqrt(cov_a + offset, cov_b + offset)
+        root = product_sqrt(cov_a + offset, cov_b + offset)
+        if not np.all(np.isfinite(root)):
+            raise ValueError(
+                "Expected the covariances' product to have a finite square root. "
+                f"Received: none even with eps={eps:g} added to the diagonals"
+            )
+    if np.iscomplexobj(root):
+        imaginary = np.abs(np.diagonal(root).imag)
+        tolerance = 1e-3 * max(1.0, abs(float(np.trace(root.real))))
+        if not np.all(imaginary <= tolerance):
+            raise ValueError(
+                "Expected a real square root of the covariances' product. Received: "
+                f"an imaginary part of up to {imaginary.max():.3g} on its diagonal "
+                f"(tolerance {tolerance:.3g}); more rows per set, or a larger eps "
+                "with fewer features, may help"
+            )
+        root = root.real
     distance = (
-        np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace
+        np.sum((mean_a - mean_b) ** 2)
+        + np.trace(cov_a)
+        + np.trace(cov_b)
+        - 2 * np.trace(root)
     )
     # Round-off can leave a tiny negative number for identical statistics.
     return float(max(distance, 0.0))

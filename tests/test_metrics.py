@@ -1,5 +1,8 @@
+import warnings
+
 import numpy as np
 import pytest
+from scipy.linalg import sqrtm
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from sklearn.metrics import roc_auc_score
 
@@ -355,3 +358,93 @@ def test_frechet_distance_rejects_bad_shapes():
         frechet_distance(np.zeros((1, 3)), np.zeros((5, 3)))
     with pytest.raises(ValueError, match="same size"):
         frechet_distance(np.zeros((4, 3)), np.zeros((5, 2)))
+
+
+def test_frechet_distance_of_equal_covariances_is_the_squared_mean_distance():
+    # (S S)^(1/2) = S for a covariance S, so the trace terms cancel. The
+    # reference uses scipy.linalg.sqrtm itself on the exact covariance.
+    rng = np.random.default_rng(6)
+    factor = rng.normal(size=(7, 7))
+    covariance = factor @ factor.T + 0.05 * np.eye(7)
+    mean_a, mean_b = rng.normal(size=7), rng.normal(size=7) + 1.0
+    a = with_statistics(rng, 300, mean_a, covariance)
+    b = with_statistics(rng, 200, mean_b, covariance)
+    np.testing.assert_allclose(sqrtm(covariance @ covariance), covariance, atol=1e-9)
+
+    assert frechet_distance(a, b) == pytest.approx(
+        np.sum((mean_a - mean_b) ** 2), rel=1e-8
+    )
+
+
+def test_frechet_distance_drops_round_off_imaginary_parts():
+    # Fewer rows than features: scipy's root of the singular product is complex
+    # with imaginary parts of order 1e-7, which are round-off.
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 20)), rng.normal(size=(5, 20)) + 0.3
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = sqrtm(cov_a @ cov_b)
+    assert np.iscomplexobj(root)
+    assert 0 < np.abs(np.diagonal(root).imag).max() < 1e-5
+    root_a = psd_sqrt(cov_a)
+    expected = (
+        np.sum((a.mean(0) - b.mean(0)) ** 2)
+        + np.trace(cov_a)
+        + np.trace(cov_b)
+        - 2 * np.trace(psd_sqrt(root_a @ cov_b @ root_a))
+    )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither a fallback nor a complex warning
+        assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+
+
+def test_frechet_distance_adds_eps_when_the_root_of_the_product_fails():
+    # Three rows of three features: both covariances have rank 2 and their
+    # product is a rank-one matrix with a 2x2 Jordan block at 0, which has no
+    # square root; scipy returns inf. As pytorch-fid does, eps is added to the
+    # diagonals of both covariances and the root taken again.
+    a = np.array([[-1.0, 0.0, -1.0], [-1.0, -1.0, 0.0], [-1.0, -1.0, 1.0]])
+    b = np.array([[1.0, -1.0, 1.0], [0.0, -1.0, 1.0], [1.0, 0.0, -1.0]])
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert not np.all(np.isfinite(sqrtm(cov_a @ cov_b)))
+    eps = 1e-6
+    offset = eps * np.eye(3)
+    root_a = psd_sqrt(cov_a + offset)
+    cross = np.trace(psd_sqrt(root_a @ (cov_b + offset) @ root_a))
+    mean_term = np.sum((a.mean(0) - b.mean(0)) ** 2)
+    expected = mean_term + np.trace(cov_a) + np.trace(cov_b) - 2 * cross
+    # Without eps the product's only non-zero eigenvalue is its trace.
+    exact = mean_term + np.trace(cov_a) + np.trace(cov_b)
+    exact -= 2 * np.sqrt(np.trace(cov_a @ cov_b))
+
+    with pytest.warns(RuntimeWarning, match=r"singular; adding eps=1e-06"):
+        distance = frechet_distance(a, b, eps=eps)
+
+    assert distance == pytest.approx(expected, rel=1e-6)
+    assert distance == pytest.approx(exact, abs=1e-2)
+
+
+@pytest.mark.parametrize("imaginary, raises", [(1e-9, False), (0.5, True)])
+def test_frechet_distance_checks_the_imaginary_part(monkeypatch, imaginary, raises):
+    import scipy.linalg
+
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=(50, 4)), rng.normal(size=(60, 4))
+    expected = frechet_distance(a, b)
+    real_sqrtm = scipy.linalg.sqrtm
+    monkeypatch.setattr(
+        scipy.linalg, "sqrtm", lambda m: real_sqrtm(m) + 1j * imaginary * np.eye(4)
+    )
+    if raises:
+        with pytest.raises(ValueError, match=r"imaginary part of up to 0\.5"):
+            frechet_distance(a, b)
+    else:
+        assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("eps", [-1e-6, "1e-6", True])
+def test_frechet_distance_rejects_bad_eps(eps):
+    with pytest.raises(ValueError, match=r"eps >= 0"):
+        frechet_distance(np.eye(3), np.eye(3), eps=eps)
