@@ -471,7 +471,8 @@ def principal_angles(a, b, degrees=True):
     best-aligned pairs of directions: all zero when the subspaces are equal, 90
     degrees for a direction of one orthogonal to the whole other. They compare
     subspaces whatever basis spans them, such as a linear decoder's kernel and
-    PCA's components.
+    PCA's components. Computed by `scipy.linalg.subspace_angles` (Knyazev and
+    Argentati's algorithm, accurate for small angles too), sorted increasing.
 
     Args:
         a: Array of shape `(n, k)`; its columns span the first subspace. For a
@@ -480,13 +481,17 @@ def principal_angles(a, b, degrees=True):
         degrees: Whether to return degrees (default) or radians.
 
     Returns:
-        NumPy array of the `min(k, m)` angles, in increasing order.
+        NumPy array of the `min(k, m)` angles (fewer if a matrix's columns are
+        linearly dependent: one per dimension of the smaller subspace), in
+        increasing order.
 
     Example:
 
     >>> principal_angles(np.eye(3)[:, :2], np.eye(3)[:, 1:]).round(6)
     array([ 0., 90.])
     """
+    from scipy.linalg import subspace_angles
+
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[0]:
@@ -494,11 +499,8 @@ def principal_angles(a, b, degrees=True):
             "Expected two matrices with the same number of rows. "
             f"Received: a.shape={a.shape}, b.shape={b.shape}"
         )
-    basis_a, _ = np.linalg.qr(a)
-    basis_b, _ = np.linalg.qr(b)
-    cosines = np.linalg.svd(basis_a.T @ basis_b, compute_uv=False)
-    # Largest cosines first, so the angles come out in increasing order.
-    angles = np.arccos(np.clip(cosines, -1.0, 1.0))
+    # scipy returns the largest angle first.
+    angles = np.sort(subspace_angles(a, b))
     return np.degrees(angles) if degrees else angles
 
 

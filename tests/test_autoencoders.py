@@ -198,6 +198,27 @@ def test_principal_angles_match_scipy_and_a_closed_form():
     )
 
 
+def test_principal_angles_resolve_tiny_angles_and_dependent_columns():
+    # A plane tilted by 1e-7 degrees (1.7e-9 rad): its cosine rounds to 1 in
+    # float64, so arccos of the cosines would say 0; the sine-based algorithm
+    # of scipy.linalg.subspace_angles resolves it.
+    tilt = np.radians(1e-7)
+    plane = np.eye(3)[:, :2]
+    tilted = np.array([[1.0, 0.0], [0.0, np.cos(tilt)], [0.0, np.sin(tilt)]])
+    assert np.cos(tilt) == 1.0
+
+    np.testing.assert_allclose(
+        ae.principal_angles(plane, tilted), [0.0, 1e-7], rtol=1e-6, atol=1e-12
+    )
+    # Two equal columns span a line: one angle, that of the line with the plane.
+    line = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]])
+    np.testing.assert_allclose(
+        ae.principal_angles(line, plane),
+        [np.degrees(np.arccos(np.sqrt(2.0 / 3.0)))],
+        atol=1e-9,
+    )
+
+
 def test_linear_autoencoder_is_affine():
     set_seed(0)
     model = ae.build_linear_autoencoder((8, 8, 1), code_size=8)
