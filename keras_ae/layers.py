@@ -10,11 +10,10 @@ import uuid
 import keras
 from keras import ops
 
-# Keras 3 resolves objects shared within one `.keras` file through this scope,
-# opened by `model.save` and `keras.saving.load_model`; it has no public alias.
-from keras.src.saving import serialization_lib
-
 _TIE_KEY_PREFIX = "keras_ae.TiedDense/"
+# Marks the inner config that `TiedDense.from_config` hands back to Keras, so
+# that the second call builds the layer instead of recursing. Never saved.
+_CONSTRUCT_KEY = "__keras_ae_construct__"
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
@@ -29,10 +28,12 @@ class TiedDense(keras.layers.Dense):
     of the layer inside the encoder's config. A plain `Dense` layer used by the
     encoder and by a `DenseTranspose` in the decoder therefore loads as two
     layers with two kernels, or fails to load (checked with Keras 3.15; the same
-    limitation as Keras issue #10898). `TiedDense.from_config` registers the
-    layer it creates under its `tie_id` in the object-sharing scope that
-    `keras.saving.load_model` opens, and returns the registered layer when the
-    same `tie_id` is met again, so every reference resolves to one layer.
+    limitation as Keras issue #10898). `TiedDense.from_config` therefore marks
+    its own config with a `shared_object_id` made from the `tie_id` and hands
+    it to the public `keras.saving.deserialize_keras_object`, which, inside
+    the object-sharing scope that `keras.saving.load_model` opens, records the
+    first layer under that id and returns it whenever the same id is met
+    again, so every reference resolves to one layer.
 
     Args:
         units: Positive integer, dimension of the output.
@@ -56,16 +57,23 @@ class TiedDense(keras.layers.Dense):
 
     @classmethod
     def from_config(cls, config):
-        if config.get("tie_id") is None:
+        config = dict(config)
+        if config.pop(_CONSTRUCT_KEY, False) or config.get("tie_id") is None:
             return super().from_config(config)
-        key = _TIE_KEY_PREFIX + str(config["tie_id"])
-        shared = serialization_lib.get_shared_object(key)
-        if shared is not None:
-            return shared
-        layer = super().from_config(config)
-        # Does nothing outside a sharing scope (e.g. `clone_model`).
-        serialization_lib.record_object_after_deserialization(layer, key)
-        return layer
+        # Keras returns the layer already loaded under this id, or calls
+        # from_config again (marked, so it builds the layer) and records the
+        # result under the id. Outside a sharing scope (e.g. `clone_model`) it
+        # records nothing: each call builds a new layer.
+        return keras.saving.deserialize_keras_object(
+            {
+                "module": cls.__module__,
+                "class_name": cls.__name__,
+                "registered_name": keras.saving.get_registered_name(cls),
+                "config": {**config, _CONSTRUCT_KEY: True},
+                "shared_object_id": _TIE_KEY_PREFIX + str(config["tie_id"]),
+            },
+            custom_objects={keras.saving.get_registered_name(cls): cls},
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")

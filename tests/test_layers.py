@@ -133,3 +133,24 @@ def test_dense_transpose_rejects_bad_tied_to():
         DenseTranspose(keras.layers.Dense(3))(np.zeros((1, 3), "float32"))
     with pytest.raises(ValueError, match=r"last dimension 3 .*input_shape=\(1, 4\)"):
         DenseTranspose(built_dense(3, 5))(np.zeros((1, 4), "float32"))
+
+
+def test_subclass_of_tied_dense_round_trips_as_itself(tmp_path):
+    @keras.saving.register_keras_serializable(package="keras_ae_tests")
+    class ScaledTiedDense(TiedDense):
+        pass
+
+    keras.utils.set_random_seed(1)
+    model = tied_pair_model(ScaledTiedDense, nested=True)
+    x = np.random.default_rng(4).normal(size=(2, 6)).astype("float32")
+    path = tmp_path / "subclass.keras"
+    model.save(path)
+
+    loaded = keras.saving.load_model(path, safe_mode=True)
+
+    dense, transpose = find_tie(loaded, nested=True)
+    assert type(dense) is ScaledTiedDense and transpose.tied_to is dense
+    assert "__keras_ae_construct__" not in dense.get_config()
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
+    )
