@@ -3,73 +3,17 @@
 Each module holds one topic: `data` (data sets and corruptions), `devices`
 (distribution strategies), `plotting`, `utils` (seeding and run profiles), and
 the model modules the notebooks build on.
+
+Importing the package changes no global setting (no environment variable, no
+import hook) and imports neither Keras nor TensorFlow. The course needs
+Keras's TensorFlow backend, which is Keras 3's default; code that needs it
+calls `require_tensorflow_backend()`, which says what to set otherwise.
+TensorFlow's C++ start-up lines are its own: set `TF_CPP_MIN_LOG_LEVEL=1`
+before TensorFlow is imported to hide its informational ones (warnings and
+errors still show).
 """
 
-import contextlib
-import importlib.abc
-import importlib.util
-import os
-import sys
-
-# Keras 3 picks its backend from this variable; the course is written for TensorFlow.
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# Quiet TensorFlow's C++ start-up chatter, which hides the course's own output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-@contextlib.contextmanager
-def _file_descriptor_2_silenced():
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable file descriptor 2 (some embedded interpreters)
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-class _QuietTensorFlowLoader(importlib.abc.Loader):
-    def __init__(self, loader):
-        self._loader = loader
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        with _file_descriptor_2_silenced():
-            self._loader.exec_module(module)
-            module.config.list_physical_devices()  # the cuInit line, if any
-
-
-class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
-    """Silences file descriptor 2 while TensorFlow is first imported.
-
-    TensorFlow's C++ start-up lines (oneDNN, CUDA stubs, cuInit on a machine
-    without a GPU) are written before absl logging starts, so
-    TF_CPP_MIN_LOG_LEVEL cannot hide them, and in a notebook they bury the
-    first cell's output. The import itself stays lazy: `keras_ae.course` and
-    the command line do not pay for TensorFlow until something imports it.
-    Python exceptions still propagate as usual.
-    """
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != "tensorflow":
-            return None
-        sys.meta_path.remove(self)  # once only, and find_spec below skips us
-        spec = importlib.util.find_spec(fullname)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _QuietTensorFlowLoader(spec.loader)
-        return spec
-
-
-if "tensorflow" not in sys.modules and not os.environ.get("KERAS_AE_VERBOSE_TF"):
-    sys.meta_path.insert(0, _QuietTensorFlowFinder())
+from keras_ae._backend import require_tensorflow_backend
 
 __version__ = "0.1.0"
 REPOSITORY_URL = "https://github.com/keras-ae/keras-ae"
@@ -84,11 +28,16 @@ def load_model(path, **kwargs):
     Keras finds custom classes only once their module is imported; this imports
     every keras_ae module that registers one, then calls
     `keras.saving.load_model`.
+
+    Raises:
+        RuntimeError: Keras does not run on its TensorFlow backend (see
+            `require_tensorflow_backend`).
     """
     import importlib
 
     import keras
 
+    require_tensorflow_backend("keras_ae.load_model")
     for module in _SERIALIZABLE_MODULES:
         importlib.import_module(f"keras_ae.{module}")
     kwargs.setdefault("safe_mode", True)
