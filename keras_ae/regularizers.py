@@ -34,7 +34,12 @@ def _batch_size(codes):
 
 
 def _check_weight(value, argument):
-    if not isinstance(value, (int, float, np.number)) or not value >= 0:
+    """Checks a penalty strength: a real number >= 0 (0 switches it off)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.number))
+        or not value >= 0
+    ):
         raise ValueError(f"Expected {argument} >= 0. Received: {argument}={value!r}")
     return float(value)
 
@@ -91,6 +96,20 @@ class KLSparsity(keras.regularizers.Regularizer):
 
     The loss added to the model is exactly this penalty: it is already a batch
     statistic, so it is not divided by the batch size (see the module docstring).
+
+    Under a multi-replica `tf.distribute` strategy (`MirroredStrategy`,
+    `TPUStrategy`), `rho_hat` is computed per replica, on that replica's share
+    of the batch (global batch size / number of replicas), not over the global
+    batch: Keras calls an activity regularizer inside each replica, and Keras
+    then averages the replicas' losses (it scales each by 1 / replicas and sums
+    the gradients). The model thus minimizes the mean over replicas of
+    `beta * sum_j KL(rho || rho_hat_j)`, which, KL being convex, is at least the
+    penalty of the global batch, and higher the noisier the per-replica
+    `rho_hat` is. This is kept on purpose: a global `rho_hat` would need a
+    cross-replica sum inside the layer on every step, which `keras.ops` cannot
+    express, and `rho_hat` is a mini-batch estimate of the data set's mean
+    activation either way. Keep the per-replica batch large enough (a few
+    dozen samples or more) for it to be a fair estimate.
 
     Args:
         rho: Target mean activation, strictly between 0 and 1.

@@ -1,3 +1,8 @@
+import json
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -117,6 +122,8 @@ def test_regularizer_saved_inside_model(tmp_path, codes):
         (lambda: KLSparsity(rho=1.5), "Expected 0 < rho < 1. Received: rho=1.5"),
         (lambda: KLSparsity(beta=-1.0), "Expected beta >= 0. Received: beta=-1.0"),
         (lambda: L1Sparsity(-0.1), "Expected weight >= 0. Received: weight=-0.1"),
+        (lambda: L1Sparsity(True), "Expected weight >= 0. Received: weight=True"),
+        (lambda: KLSparsity(beta=np.nan), "Expected beta >= 0. Received: beta=nan"),
     ],
 )
 def test_invalid_arguments(make, message):
@@ -145,3 +152,78 @@ def test_activation_report_matches_numpy():
     )
     np.testing.assert_allclose(report["per_unit_mean"], codes.mean(axis=0), rtol=1e-5)
     assert 0.0 < report["fraction_active"] < 1.0  # the threshold splits the codes
+
+
+# Under MirroredStrategy each replica computes rho_hat on its share of the
+# batch. Run in a fresh interpreter: the two logical CPUs must be configured
+# before TensorFlow initialises its devices.
+TWO_REPLICA_SCRIPT = r"""
+import json
+
+import tensorflow as tf
+
+(cpu,) = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(2)]
+)
+
+import keras
+import numpy as np
+
+from keras_ae.regularizers import KLSparsity
+
+codes = np.array(json.loads(CODES), dtype="float32")
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    inputs = keras.Input((codes.shape[1],))
+    outputs = keras.layers.Identity(activity_regularizer=KLSparsity(0.1, 2.0))(inputs)
+    model = keras.Model(inputs, outputs)
+    model.compile(loss="mse")  # the reconstruction of an identity is exact: 0
+
+halves = np.split(codes, 2)
+shares = strategy.experimental_distribute_values_from_function(
+    lambda context: tf.constant(halves[context.replica_id_in_sync_group])
+)
+
+def penalty(x):
+    model(x, training=True)
+    return tf.add_n(model.losses)
+
+per_replica = strategy.experimental_local_results(strategy.run(penalty, (shares,)))
+# evaluate() splits each global batch of 8 rows in two, in order.
+loss = model.evaluate(codes, codes, batch_size=len(codes), verbose=0)
+print("RESULTS " + json.dumps({
+    "replicas": strategy.num_replicas_in_sync,
+    "per_replica": [float(v) for v in per_replica],
+    "evaluate_loss": float(loss),
+}))
+"""
+
+
+def test_kl_rho_hat_is_per_replica_under_mirrored_strategy():
+    # The first half of the batch fires rarely, the second often: the penalty
+    # of each half differs from that of the whole batch.
+    codes = np.concatenate(
+        [np.full((4, 3), 0.02, "float32"), np.full((4, 3), 0.4, "float32")]
+    )
+    codes[:, 1] = [0.1, 0.2, 0.05, 0.15, 0.6, 0.5, 0.7, 0.9]
+    script = TWO_REPLICA_SCRIPT.replace("CODES", repr(json.dumps(codes.tolist())))
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    (line,) = [x for x in completed.stdout.splitlines() if x.startswith("RESULTS ")]
+    results = json.loads(line.removeprefix("RESULTS "))
+
+    per_half = [numpy_kl_penalty(half, 0.1, 2.0) for half in np.split(codes, 2)]
+    whole = numpy_kl_penalty(codes, 0.1, 2.0)
+    assert results["replicas"] == 2
+    np.testing.assert_allclose(results["per_replica"], per_half, rtol=1e-5)
+    # The loss Keras reports (and the gradient it takes) is the mean over the
+    # replicas, which is larger than the whole batch's penalty (KL is convex).
+    assert results["evaluate_loss"] == pytest.approx(np.mean(per_half), rel=1e-5)
+    assert np.mean(per_half) > 1.5 * whole
