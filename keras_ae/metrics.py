@@ -16,6 +16,8 @@ import warnings
 
 import numpy as np
 
+from keras_ae._checks import check_positive_number
+
 
 def _as_pair(a, b):
     a = np.asarray(a, dtype="float64")
@@ -26,13 +28,6 @@ def _as_pair(a, b):
             f"Received: a.shape={a.shape}, b.shape={b.shape}"
         )
     return a, b
-
-
-def _check_data_range(data_range):
-    if not data_range > 0:
-        raise ValueError(
-            f"Expected data_range > 0. Received: data_range={data_range!r}"
-        )
 
 
 def mse(a, b, axis=None):
@@ -76,7 +71,7 @@ def psnr(a, b, data_range=1.0, per_image=False):
     Example:
         >>> print(f"{psnr(x_test, reconstructions):.1f} dB")
     """
-    _check_data_range(data_range)
+    data_range = check_positive_number("data_range", data_range)
     a, b = _as_pair(a, b)
     per_image_mse = np.mean((a - b) ** 2, axis=tuple(range(1, a.ndim)))
     with np.errstate(divide="ignore"):
@@ -109,7 +104,7 @@ def ssim(a, b, data_range=1.0, per_image=False, filter_size=11, filter_sigma=1.5
     """
     import tensorflow as tf
 
-    _check_data_range(data_range)
+    data_range = check_positive_number("data_range", data_range)
     a, b = _as_pair(a, b)
     if a.ndim != 4:
         raise ValueError(f"Expected images of shape (N, H, W, C). Received: {a.shape}")

@@ -90,6 +90,10 @@ def test_metrics_reject_mismatched_shapes():
         mse(np.zeros((2, 3)), np.zeros((3, 2)))
     with pytest.raises(ValueError, match="Expected data_range > 0"):
         psnr(np.zeros((2, 3)), np.zeros((2, 3)), data_range=0)
+    with pytest.raises(ValueError, match="Expected data_range to be a number"):
+        psnr(np.zeros((2, 3)), np.zeros((2, 3)), data_range="1")
+    with pytest.raises(ValueError, match=r"Expected data_range > 0\. Received: .*nan"):
+        ssim(np.zeros((1, 8, 8, 1)), np.zeros((1, 8, 8, 1)), data_range=np.nan)
 
 
 def test_pca_baseline_equals_svd_reconstruction():
