@@ -8,26 +8,43 @@ Each model takes a built generator and a built discriminator (see
 >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
 ...             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
 >>> gan.fit(x_train, epochs=50, batch_size=64)
->>> images = gan.generate(16)
+>>> images = gan.sample(16)
 
 The discriminator outputs **logits** (no sigmoid): `sigmoid(logit)` is the
 probability it gives to "real", and the cross-entropies are computed from the
 logits, which stays finite where `log(sigmoid(logit))` would not. Each phase
 takes the gradient with respect to one network's `trainable_weights` and hands
 it to that network's optimizer, so the other network never changes (no
-`trainable = False` switching). Losses are means over the batch; under a
-`tf.distribute` strategy they pass through
-`keras_ae.devices.scale_loss_for_replicas` before the gradient is taken, and
-each replica draws its own latent noise (`keras_ae.devices.replica_seed`).
+`trainable = False` switching). Losses are means over the batch. Each phase
+is one `keras_ae._step.minimize`: under a `tf.distribute` strategy the loss is
+divided by the number of replicas before the gradient is taken (and each
+replica draws its own latent noise, `keras_ae.devices.replica_seed`); under
+`"mixed_float16"` `compile` wraps both optimizers in a `LossScaleOptimizer`
+and the loss is scaled by it. Metrics are means over the images of the epoch
+(each batch weighted by its size). The GANs take no `sample_weight`.
+
+All three sample with `sample(...)`, as the VAEs do; `generate(...)` is an
+older name for the same thing.
 """
 
+import functools
 import numbers
 
 import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_ae.devices import replica_seed, scale_loss_for_replicas
+from keras_ae._checks import check_positive_int
+from keras_ae._step import (
+    SampleWeightWithoutTargets,
+    SubModelConfig,
+    check_labels,
+    minimize,
+    one_hot_labels,
+    refuse_sample_weight,
+    update_means,
+)
+from keras_ae.devices import replica_seed
 
 __all__ = ["GAN", "ConditionalGAN", "WGANGP", "bce_from_logits", "gradient_penalty"]
 
@@ -76,7 +93,8 @@ def gradient_penalty(critic, real_images, fake_images, alpha):
 
     Args:
         critic: Model mapping images to one score per image. It must treat the
-            images of a batch independently (no batch normalization).
+            images of a batch independently (no batch normalization; layer
+            normalization is fine).
         real_images: Tensor `(batch, H, W, C)`.
         fake_images: Tensor of the same shape.
         alpha: Tensor `(batch, 1, 1, 1)` of mixing weights in [0, 1].
@@ -113,10 +131,11 @@ def _output_shape(model):
     return tuple(outputs[0].shape) if outputs else None
 
 
-class _AdversarialModel(keras.Model):
+class _AdversarialModel(SubModelConfig, SampleWeightWithoutTargets, keras.Model):
     """What every GAN here shares: networks, latent noise, optimizers, saving."""
 
     conditional = False
+    sub_models = ("generator", "discriminator")
 
     def __init__(self, generator, discriminator, latent_dim=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -184,13 +203,16 @@ class _AdversarialModel(keras.Model):
             )
         return int(built_latent_dim)
 
-    def compile(self, d_optimizer, g_optimizer, **kwargs):
+    def compile(self, d_optimizer, g_optimizer, auto_scale_loss=True, **kwargs):
         """Sets one optimizer per network and builds both.
 
         Args:
             d_optimizer: Optimizer (or its name) of the discriminator or critic.
             g_optimizer: Optimizer (or its name) of the generator; another
                 object than `d_optimizer`.
+            auto_scale_loss: As in `keras.Model.compile`: if True and the
+                model's dtype policy is `"mixed_float16"`, each optimizer is
+                wrapped in a `keras.optimizers.LossScaleOptimizer`.
             **kwargs: Passed to `keras.Model.compile` (e.g. `run_eagerly`,
                 `steps_per_execution`); there is no `optimizer` or `loss`.
         """
@@ -200,6 +222,13 @@ class _AdversarialModel(keras.Model):
             raise ValueError(
                 "Expected two different optimizer objects, one per network. "
                 f"Received: the same object {d_optimizer!r} twice"
+            )
+        if auto_scale_loss and self.dtype_policy.name == "mixed_float16":
+            d_optimizer, g_optimizer = (
+                optimizer
+                if isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+                else keras.optimizers.LossScaleOptimizer(optimizer)
+                for optimizer in (d_optimizer, g_optimizer)
             )
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = d_optimizer
@@ -244,36 +273,35 @@ class _AdversarialModel(keras.Model):
             seed = replica_seed(self.seed_generator)
         return keras.random.normal((batch_size, self.latent_dim), seed=seed)
 
-    def _generate(self, num_images, labels, seed):
-        if not _is_int(num_images) or num_images <= 0:
-            raise ValueError(
-                f"Expected num_images > 0. Received: num_images={num_images!r}"
-            )
-        latent = self.sample_latent(int(num_images), seed=seed)
-        inputs = latent if labels is None else [latent, labels]
+    def _sample(self, n, one_hot, seed):
+        """Generates `n` images (NumPy) from fresh latent vectors."""
+        latent = self.sample_latent(check_positive_int("n", n), seed=seed)
+        inputs = latent if one_hot is None else [latent, one_hot]
         return ops.convert_to_numpy(self.generator(inputs, training=False))
 
+    def sample(self, n, seed=None):
+        """Generates `n` new images: `G(z)` with `z ~ N(0, I)`.
+
+        Args:
+            n: Number of images, > 0.
+            seed: None (fresh noise from the model's seed generator, a new
+                draw every call) or an int (the same images every call).
+
+        Returns:
+            A NumPy array of `n` images.
+        """
+        return self._sample(n, None, seed)
+
+    def generate(self, num_images, seed=None):
+        """The older name of `sample(num_images, seed)`."""
+        return self.sample(num_images, seed=seed)
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
     def get_config(self):
-        base = super().get_config()
-        config = {
-            "generator": keras.saving.serialize_keras_object(self.generator),
-            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-            "latent_dim": self.latent_dim,
-            "seed": self.seed,
-        }
-        return {**base, **config}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("generator", "discriminator"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
-
-    def _apply(self, optimizer, tape, loss, network):
-        """One optimizer step on `network`'s weights only."""
-        gradients = tape.gradient(loss, network.trainable_weights)
-        optimizer.apply(gradients, network.trainable_weights)
+        base = super().get_config()  # with the generator and discriminator
+        return {**base, "latent_dim": self.latent_dim, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
@@ -341,22 +369,10 @@ class GAN(_AdversarialModel):
             self.d_fake_tracker,
         ]
 
-    def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
-
-    def generate(self, num_images, seed=None):
-        """Returns `num_images` generated images as a NumPy array.
-
-        Args:
-            num_images: How many images.
-            seed: None (fresh noise from the model's seed generator) or an int
-                (the same images every call).
-        """
-        return self._generate(num_images, None, seed)
-
     def _unpack(self, data):
         """Returns (real images, labels for the networks or None)."""
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        refuse_sample_weight(sample_weight, self)
         return ops.cast(x, "float32"), None
 
     def _generator_inputs(self, latent, labels):
@@ -365,40 +381,52 @@ class GAN(_AdversarialModel):
     def _discriminator_inputs(self, images, labels):
         return images
 
+    def _discriminator_loss(self, real_images, fake_images, labels):
+        real_logits = self.discriminator(
+            self._discriminator_inputs(real_images, labels), training=True
+        )
+        fake_logits = self.discriminator(
+            self._discriminator_inputs(fake_images, labels), training=True
+        )
+        d_loss = bce_from_logits(1.0 - self.label_smoothing, real_logits)
+        d_loss = d_loss + bce_from_logits(0.0, fake_logits)
+        return d_loss, real_logits, fake_logits
+
+    def _generator_loss(self, latent, labels):
+        fake_images = self.generator(
+            self._generator_inputs(latent, labels), training=True
+        )
+        logits = self.discriminator(
+            self._discriminator_inputs(fake_images, labels), training=True
+        )
+        return bce_from_logits(1.0, logits)
+
     def train_step(self, data):
         real_images, labels = self._unpack(data)
         batch_size = ops.shape(real_images)[0]
         latent = self.sample_latent(batch_size)
-        generator_inputs = self._generator_inputs(latent, labels)
-        fake_images = self.generator(generator_inputs, training=True)
-        with tf.GradientTape() as tape:
-            real_logits = self.discriminator(
-                self._discriminator_inputs(real_images, labels), training=True
-            )
-            fake_logits = self.discriminator(
-                self._discriminator_inputs(fake_images, labels), training=True
-            )
-            d_loss = bce_from_logits(
-                1.0 - self.label_smoothing, real_logits
-            ) + bce_from_logits(0.0, fake_logits)
-            scaled_d_loss = scale_loss_for_replicas(d_loss)
-        self._apply(self.d_optimizer, tape, scaled_d_loss, self.discriminator)
-
+        fake_images = self.generator(
+            self._generator_inputs(latent, labels), training=True
+        )
+        d_loss, real_logits, fake_logits = minimize(
+            lambda: self._discriminator_loss(real_images, fake_images, labels),
+            self.d_optimizer,
+            self.discriminator.trainable_weights,
+        )
         latent = self.sample_latent(batch_size)
-        generator_inputs = self._generator_inputs(latent, labels)
-        with tf.GradientTape() as tape:
-            fake_images = self.generator(generator_inputs, training=True)
-            logits = self.discriminator(
-                self._discriminator_inputs(fake_images, labels), training=True
-            )
-            g_loss = bce_from_logits(1.0, logits)
-            scaled_g_loss = scale_loss_for_replicas(g_loss)
-        self._apply(self.g_optimizer, tape, scaled_g_loss, self.generator)
-
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        self.d_real_tracker.update_state(ops.mean(ops.sigmoid(real_logits)))
-        self.d_fake_tracker.update_state(ops.mean(ops.sigmoid(fake_logits)))
+        g_loss = minimize(
+            lambda: self._generator_loss(latent, labels),
+            self.g_optimizer,
+            self.generator.trainable_weights,
+        )
+        means = (
+            d_loss,
+            g_loss,
+            ops.mean(ops.sigmoid(real_logits)),
+            ops.mean(ops.sigmoid(fake_logits)),
+        )
+        # d_loss, g_loss, d_real, d_fake
+        update_means(zip(self.metrics, means, strict=True), batch_size)
         return {metric.name: metric.result() for metric in self.metrics}
 
     def get_config(self):
@@ -416,6 +444,12 @@ class ConditionalGAN(GAN):
     y*. Fake images are made with the batch's real labels. Losses and metrics
     are those of `GAN`.
 
+    Labels are integer-valued (`3` or `3.0`) in `[0, num_classes)`, as for a
+    `keras_ae.vae.ConditionalVAE`: `sample` and `generate` raise a
+    `ValueError` for any other label; inside `fit` a `tf.debugging` assertion
+    stops training with an `InvalidArgumentError` (see
+    `keras_ae._step.one_hot_labels`; XLA drops it).
+
     Args:
         generator: Built model with inputs `[latent, one_hot_labels]`.
         discriminator: Built model with inputs `[images, one_hot_labels]`,
@@ -431,7 +465,7 @@ class ConditionalGAN(GAN):
         ...     build_dense_discriminator((28, 28, 1), num_classes=10))
         >>> cgan.compile(d_optimizer="adam", g_optimizer="adam")
         >>> cgan.fit(x_train, y_train, epochs=50, batch_size=64)
-        >>> sevens = cgan.generate([7] * 8)
+        >>> sevens = cgan.sample(8, labels=7)
     """
 
     conditional = True
@@ -450,26 +484,31 @@ class ConditionalGAN(GAN):
 
     def one_hot(self, labels):
         """Integer labels `(B,)` or `(B, 1)` to one-hot float vectors `(B, K)`."""
-        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
-        return ops.one_hot(labels, self.num_classes, dtype="float32")
+        return one_hot_labels(labels, self.num_classes)
 
-    def generate(self, labels, seed=None):
-        """Returns one generated image per label, as a NumPy array.
+    def sample(self, n, labels, seed=None):
+        """Generates `n` images of the requested classes: `G(z, y)`, `z ~ N(0, I)`.
 
         Args:
-            labels: Sequence of integer class labels.
+            n: Number of images, > 0.
+            labels: An int class for all `n` images, or `n` int labels.
             seed: None (fresh noise) or an int (the same noise every call).
+
+        Returns:
+            A NumPy array of `n` images.
         """
-        labels = ops.convert_to_numpy(labels).reshape(-1)
-        if labels.size == 0 or labels.min() < 0 or labels.max() >= self.num_classes:
-            raise ValueError(
-                f"Expected a non-empty sequence of labels in [0, {self.num_classes}). "
-                f"Received: labels={labels.tolist()!r}"
-            )
-        return self._generate(len(labels), self.one_hot(labels), seed)
+        n = check_positive_int("n", n)
+        labels = check_labels(labels, self.num_classes, n)
+        return self._sample(n, self.one_hot(labels), seed)
+
+    def generate(self, labels, seed=None):
+        """The older name of `sample(len(labels), labels, seed)`."""
+        labels = check_labels(labels, self.num_classes)
+        return self.sample(len(labels), labels, seed=seed)
 
     def _unpack(self, data):
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        refuse_sample_weight(sample_weight, self)
         if y is None:
             raise ValueError(
                 "Expected (images, labels) batches for a ConditionalGAN, e.g. "
@@ -484,19 +523,44 @@ class ConditionalGAN(GAN):
         return [images, labels]
 
 
+def _batch_normalization_layers(network):
+    return [
+        layer.name
+        for layer in network._flatten_layers()
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+
+
 @keras.saving.register_keras_serializable(package="keras_ae")
 class WGANGP(_AdversarialModel):
     """A Wasserstein GAN with gradient penalty (Gulrajani et al., 2017).
 
     The critic `f` (the discriminator, with a linear output and no batch
     normalization) estimates the Wasserstein distance
-    `W = mean f(x) - mean f(G(z))`. One `train_step` on a batch:
+    `W = mean f(x) - mean f(G(z))`. One `train_step` on a batch of `B` real
+    images is the paper's Algorithm 1, with `n = critic_steps` and
+    `m = ceil(B / n)`:
 
-    1. `critic_steps` times: draw `z` and `alpha ~ U(0, 1)` per image, and
-       minimize `critic_loss = -W + gp_weight * GP` over the critic's weights,
-       with `GP = mean (||grad f(x_hat)||_2 - 1) ** 2` at
+    1. `n` times, on a fresh slice of `m` real images `x`: draw `m` latent
+       vectors `z` and `alpha ~ U(0, 1)` per image, and minimize
+       `critic_loss = -W + gp_weight * GP` over the critic's weights, with
+       `GP = mean (||grad f(x_hat)||_2 - 1) ** 2` at
        `x_hat = alpha x + (1 - alpha) G(z)` (see `gradient_penalty`).
-    2. Once: minimize `g_loss = -mean f(G(z))` over the generator's weights.
+    2. Once: draw `m` latent vectors and minimize `g_loss = -mean f(G(z))`
+       over the generator's weights.
+
+    So `fit(batch_size=B)` takes `B = n * m` real images per step: for the
+    paper's `n = 5`, `m = 64`, pass `batch_size=320`. Slice `k` holds images
+    `k, k + n, k + 2n, ...` of the batch (when `B` is not a multiple of `n`,
+    the last slices wrap around to its start). Interleaved slices rather than
+    consecutive blocks keep training the same under a `tf.distribute`
+    strategy: when each replica's share of the batch is a multiple of `n`,
+    the replicas' slices `k` together are the slice `k` of one device.
+
+    The critic must treat the images of a batch independently, since the
+    penalty is on each image's own gradient: critics with
+    `BatchNormalization` are refused (`LayerNormalization`, as in the paper,
+    is fine).
 
     Reported metrics (means over all critic steps of the epoch):
     `critic_loss`, `g_loss`, `gradient_penalty` (the weighted term
@@ -507,7 +571,8 @@ class WGANGP(_AdversarialModel):
 
     Args:
         generator: Built model mapping latent vectors to images.
-        discriminator: The critic: built model mapping images to one score.
+        discriminator: The critic: built model mapping images to one score,
+            without batch normalization.
         latent_dim: Optional; read from the generator if omitted.
         critic_steps: Critic updates per generator update, >= 1 (paper: 5).
         gp_weight: The penalty's weight lambda, >= 0 (paper: 10).
@@ -520,7 +585,7 @@ class WGANGP(_AdversarialModel):
         >>> wgan.compile(
         ...     d_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9),
         ...     g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9))
-        >>> wgan.fit(x_train, epochs=20, batch_size=64)
+        >>> wgan.fit(x_train, epochs=20, batch_size=5 * 64)
     """
 
     def __init__(
@@ -541,6 +606,15 @@ class WGANGP(_AdversarialModel):
             raise ValueError(
                 f"Expected gp_weight >= 0. Received: gp_weight={gp_weight!r}"
             )
+        batch_norms = _batch_normalization_layers(discriminator)
+        if batch_norms:
+            raise ValueError(
+                "Expected a critic without BatchNormalization: the gradient "
+                "penalty is taken per image, and batch normalization makes each "
+                "image's score depend on the rest of its batch (use "
+                "LayerNormalization, or no normalization). Received: "
+                f"BatchNormalization layers {batch_norms}"
+            )
         super().__init__(generator, discriminator, latent_dim, seed, **kwargs)
         self.critic_steps = int(critic_steps)
         self.gp_weight = float(gp_weight)
@@ -558,44 +632,64 @@ class WGANGP(_AdversarialModel):
             self.wasserstein_tracker,
         ]
 
-    def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
+    def critic_batches(self, real_images):
+        """Splits a batch into `critic_steps` slices of `ceil(B / n)` images.
 
-    def generate(self, num_images, seed=None):
-        """Returns `num_images` generated images as a NumPy array (see `GAN`)."""
-        return self._generate(num_images, None, seed)
+        Slice `k` holds images `k, k + n, k + 2n, ...` (`n = critic_steps`),
+        wrapping around to the start of the batch when `B` is not a multiple
+        of `n`.
+        """
+        n = self.critic_steps
+        batch_size = ops.shape(real_images)[0]
+        positions = ops.arange((batch_size + n - 1) // n) * n
+        return [
+            ops.take(real_images, (positions + k) % batch_size, axis=0)
+            for k in range(n)
+        ]
+
+    def _critic_loss(self, real_images, fake_images, alpha):
+        real_scores = self.discriminator(real_images, training=True)
+        fake_scores = self.discriminator(fake_images, training=True)
+        wasserstein = ops.mean(real_scores) - ops.mean(fake_scores)
+        penalty = self.gp_weight * gradient_penalty(
+            self.discriminator, real_images, fake_images, alpha
+        )
+        return penalty - wasserstein, penalty, wasserstein
+
+    def _generator_loss(self, latent):
+        fake_images = self.generator(latent, training=True)
+        return -ops.mean(self.discriminator(fake_images, training=True))
 
     def train_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        real_images = ops.cast(x, "float32")
-        batch_size = ops.shape(real_images)[0]
-        alpha_shape = (batch_size,) + (1,) * (len(real_images.shape) - 1)
-        for _ in range(self.critic_steps):
-            fake_images = self.generator(self.sample_latent(batch_size), training=True)
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        refuse_sample_weight(sample_weight, self)
+        for real_images in self.critic_batches(ops.cast(x, "float32")):
+            size = ops.shape(real_images)[0]
+            fake_images = self.generator(self.sample_latent(size), training=True)
+            alpha_shape = (size,) + (1,) * (len(real_images.shape) - 1)
             alpha = keras.random.uniform(
                 alpha_shape, seed=replica_seed(self.seed_generator)
             )
-            with tf.GradientTape() as tape:
-                real_scores = self.discriminator(real_images, training=True)
-                fake_scores = self.discriminator(fake_images, training=True)
-                wasserstein = ops.mean(real_scores) - ops.mean(fake_scores)
-                penalty = self.gp_weight * gradient_penalty(
-                    self.discriminator, real_images, fake_images, alpha
-                )
-                critic_loss = penalty - wasserstein
-                scaled_critic_loss = scale_loss_for_replicas(critic_loss)
-            self._apply(self.d_optimizer, tape, scaled_critic_loss, self.discriminator)
-            self.critic_loss_tracker.update_state(critic_loss)
-            self.penalty_tracker.update_state(penalty)
-            self.wasserstein_tracker.update_state(wasserstein)
-
-        latent = self.sample_latent(batch_size)
-        with tf.GradientTape() as tape:
-            fake_images = self.generator(latent, training=True)
-            g_loss = -ops.mean(self.discriminator(fake_images, training=True))
-            scaled_g_loss = scale_loss_for_replicas(g_loss)
-        self._apply(self.g_optimizer, tape, scaled_g_loss, self.generator)
-        self.g_loss_tracker.update_state(g_loss)
+            critic_loss, penalty, wasserstein = minimize(
+                functools.partial(self._critic_loss, real_images, fake_images, alpha),
+                self.d_optimizer,
+                self.discriminator.trainable_weights,
+            )
+            update_means(
+                [
+                    (self.critic_loss_tracker, critic_loss),
+                    (self.penalty_tracker, penalty),
+                    (self.wasserstein_tracker, wasserstein),
+                ],
+                size,
+            )
+        latent = self.sample_latent(size)
+        g_loss = minimize(
+            functools.partial(self._generator_loss, latent),
+            self.g_optimizer,
+            self.generator.trainable_weights,
+        )
+        update_means([(self.g_loss_tracker, g_loss)], size)
         return {metric.name: metric.result() for metric in self.metrics}
 
     def get_config(self):

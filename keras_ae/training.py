@@ -15,6 +15,13 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_ae._step import (
+    SampleWeightWithoutTargets,
+    SubModelConfig,
+    minimize,
+    update_means,
+    weighted_mean,
+)
 from keras_ae.data import NOISE_KINDS, corrupt
 from keras_ae.devices import replica_seed
 
@@ -31,8 +38,33 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _sigmoid_dense_layer(encoder):
-    """Returns the Dense layer of an encoder `[Flatten] -> Dense(sigmoid)`, or None."""
+# The derivative f'(a) of each elementwise activation a Dense layer may have,
+# written with its output h = f(a), which the encoder computes anyway.
+_DERIVATIVES_FROM_OUTPUT = {
+    keras.activations.sigmoid: lambda h: h * (1.0 - h),
+    keras.activations.tanh: lambda h: 1.0 - ops.square(h),
+    keras.activations.relu: lambda h: ops.cast(h > 0, h.dtype),
+    keras.activations.linear: ops.ones_like,
+    # softplus: h = log(1 + e^a), so f'(a) = sigmoid(a) = 1 - e^-h.
+    keras.activations.softplus: lambda h: -ops.expm1(-h),
+    # elu (alpha = 1): f'(a) = 1 for a > 0, e^a = h + 1 otherwise.
+    keras.activations.elu: lambda h: ops.where(h > 0, 1.0, h + 1.0),
+}
+CLOSED_FORM_ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softplus", "elu")
+
+
+def _has_closed_form(layer):
+    return (
+        isinstance(layer, keras.layers.Dense)
+        and layer.activation in _DERIVATIVES_FROM_OUTPUT
+    )
+
+
+def _closed_form_dense_layer(encoder):
+    """Returns the Dense layer of an encoder `[Flatten] -> Dense`, or None.
+
+    The Dense layer's activation must be one of `CLOSED_FORM_ACTIVATIONS`.
+    """
     if not isinstance(encoder, keras.Model) or not getattr(encoder, "inputs", None):
         return None
     layers = [
@@ -43,21 +75,17 @@ def _sigmoid_dense_layer(encoder):
     flat_input = len(encoder.inputs) == 1 and len(encoder.inputs[0].shape) == 2
     if layers and isinstance(layers[0], keras.layers.Flatten):
         layers, flat_input = layers[1:], True
-    if (
-        flat_input
-        and len(layers) == 1
-        and isinstance(layers[0], keras.layers.Dense)
-        and layers[0].activation is keras.activations.sigmoid
-    ):
+    if flat_input and len(layers) == 1 and _has_closed_form(layers[0]):
         return layers[0]
     return None
 
 
-def _closed_form_from_codes(codes, kernel):
-    # h = sigmoid(x W + b) gives dh_j / dx_i = h_j (1 - h_j) W_ij, so
-    # ||J||_F^2 = sum_j (h_j (1 - h_j))^2 sum_i W_ij^2: one (B, k) x (k,) product.
-    slopes = ops.square(codes * (1.0 - codes))
-    return ops.matmul(slopes, ops.sum(ops.square(ops.cast(kernel, codes.dtype)), 0))
+def _closed_form_from_codes(codes, dense_layer):
+    # h_j = f(a_j), a = x W + b, gives dh_j / dx_i = f'(a_j) W_ij, so
+    # ||J||_F^2 = sum_j f'(a_j)^2 sum_i W_ij^2: one (B, k) x (k,) product.
+    slopes = ops.square(_DERIVATIVES_FROM_OUTPUT[dense_layer.activation](codes))
+    kernel = ops.cast(dense_layer.kernel, codes.dtype)
+    return ops.matmul(slopes, ops.sum(ops.square(kernel), 0))
 
 
 def _batch_jacobian_norms(encoder, x, training=False):
@@ -91,14 +119,19 @@ def jacobian_frobenius_batch_jacobian(encoder, x):
 
 
 def jacobian_frobenius_closed_form(dense_layer, x):
-    """Squared Frobenius norm of the Jacobian of `sigmoid(x W + b)`, per sample.
+    """Squared Frobenius norm of the Jacobian of `f(x W + b)`, per sample.
 
-    For a sigmoid code `h = sigmoid(x W + b)` on flattened inputs,
-    `||J||_F^2 = sum_j (h_j (1 - h_j))^2 sum_i W_ij^2`, read from the layer's
-    current kernel and bias. It costs about one forward pass.
+    For a code `h = f(a)`, `a = x W + b`, on flattened inputs, with `f` applied
+    elementwise, `d h_j / d x_i = f'(a_j) W_ij`, so
+    `||J||_F^2 = sum_j f'(a_j)^2 sum_i W_ij^2`, read from the layer's current
+    kernel and bias. It costs about one forward pass. `f` is the layer's
+    activation, one of `CLOSED_FORM_ACTIVATIONS`: `"sigmoid"`
+    (`f' = h (1 - h)`), `"tanh"` (`1 - h^2`), `"relu"` (`1` where `a > 0`),
+    `"linear"` (`1`), `"softplus"` (`sigmoid(a)`) or `"elu"` (`1` where
+    `a > 0`, else `e^a`).
 
     Args:
-        dense_layer: A built `keras.layers.Dense` with a sigmoid activation.
+        dense_layer: A built `keras.layers.Dense` with one of those activations.
         x: A batch of inputs; each sample is flattened.
 
     Returns:
@@ -107,24 +140,24 @@ def jacobian_frobenius_closed_form(dense_layer, x):
     Example:
         >>> norms = jacobian_frobenius_closed_form(encoder.layers[-1], x_test[:64])
     """
-    if not (
-        isinstance(dense_layer, keras.layers.Dense)
-        and dense_layer.activation is keras.activations.sigmoid
-    ):
+    if not _has_closed_form(dense_layer):
         raise ValueError(
-            "Expected a Dense layer with a sigmoid activation. "
-            f"Received: dense_layer={dense_layer!r}"
+            "Expected a Dense layer with an activation in "
+            f"{CLOSED_FORM_ACTIVATIONS}. Received: dense_layer={dense_layer!r}"
         )
     kernel = dense_layer.kernel
     x = ops.cast(_flatten(ops.convert_to_tensor(x)), kernel.dtype)
     pre_activation = ops.matmul(x, kernel)
     if dense_layer.bias is not None:
         pre_activation = pre_activation + dense_layer.bias
-    return _closed_form_from_codes(ops.sigmoid(pre_activation), kernel)
+    codes = dense_layer.activation(pre_activation)
+    return _closed_form_from_codes(codes, dense_layer)
 
 
-class _EncoderDecoderModel(keras.Model):
+class _EncoderDecoderModel(SubModelConfig, SampleWeightWithoutTargets, keras.Model):
     """Shared parts: holds `encoder` and `decoder`, reconstructs, serializes them."""
+
+    sub_models = ("encoder", "decoder")
 
     def __init__(self, encoder, decoder, **kwargs):
         super().__init__(**kwargs)
@@ -141,21 +174,6 @@ class _EncoderDecoderModel(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         return x, (x if y is None else y), sample_weight
 
-    def get_config(self):
-        base = super().get_config()
-        config = {
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
-        }
-        return {**base, **config}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("encoder", "decoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
-
 
 @keras.saving.register_keras_serializable(package="keras_ae")
 class ContractiveAutoencoder(_EncoderDecoderModel):
@@ -168,11 +186,22 @@ class ContractiveAutoencoder(_EncoderDecoderModel):
     (`"mse"`: squared error, `"bce"`: binary cross-entropy), then the mean over
     the batch, as Keras's `"mse"` and `"binary_crossentropy"` losses. Regularizer
     losses of the encoder and decoder (`model.losses`) are added too. The
-    reconstruction and contractive terms are reported as separate metrics.
+    reconstruction and contractive terms are reported as separate metrics,
+    each the mean over the images of the epoch.
+
+    `fit(..., sample_weight=w)` weights each image's reconstruction and
+    contractive terms by its `w`; the batch's loss is then
+    `mean_n w_n (reconstruction_n + contractive_weight ||J(x_n)||_F^2)`, the
+    weighted sum divided by the batch size, as Keras's losses do. The training
+    step is `keras_ae._step.minimize`: the loss is divided by the number of
+    replicas under a `tf.distribute` strategy and scaled by a
+    `LossScaleOptimizer` under `"mixed_float16"`.
 
     The Jacobian norm comes from `jacobian_frobenius_batch_jacobian` for any
     encoder, or from the closed form `jacobian_frobenius_closed_form` when the
-    encoder is one Dense sigmoid layer on flattened inputs (much faster).
+    encoder is one Dense layer on flattened inputs with an elementwise
+    activation in `CLOSED_FORM_ACTIVATIONS` (sigmoid, tanh, relu, linear,
+    softplus, elu): much faster.
 
     Args:
         encoder: A built model mapping inputs to codes.
@@ -214,13 +243,14 @@ class ContractiveAutoencoder(_EncoderDecoderModel):
                 f"Expected reconstruction_loss to be one of {RECONSTRUCTION_LOSSES}. "
                 f"Received: reconstruction_loss={reconstruction_loss!r}"
             )
-        has_closed_form = _sigmoid_dense_layer(encoder) is not None
+        has_closed_form = _closed_form_dense_layer(encoder) is not None
         if jacobian == "closed_form" and not has_closed_form:
             layer_names = [type(layer).__name__ for layer in encoder.layers]
             raise ValueError(
                 "Expected an encoder made of an optional Flatten and one Dense layer "
-                "with a sigmoid activation for jacobian='closed_form' (use "
-                f"'batch_jacobian' otherwise). Received: layers {layer_names}"
+                f"with an activation in {CLOSED_FORM_ACTIVATIONS} for "
+                "jacobian='closed_form' (use 'batch_jacobian' otherwise). "
+                f"Received: layers {layer_names}"
             )
         self.contractive_weight = float(contractive_weight)
         self.jacobian = jacobian
@@ -241,46 +271,47 @@ class ContractiveAutoencoder(_EncoderDecoderModel):
         ]
 
     def _reconstruction_term(self, targets, reconstructions):
+        """Per-image reconstruction loss, the mean over values: `(batch,)`."""
         targets = ops.cast(_flatten(targets), reconstructions.dtype)
         reconstructions = _flatten(reconstructions)
         if self.reconstruction_loss == "bce":
-            per_sample = keras.losses.binary_crossentropy(targets, reconstructions)
-        else:
-            per_sample = ops.mean(ops.square(targets - reconstructions), axis=1)
-        return ops.mean(per_sample)
+            return keras.losses.binary_crossentropy(targets, reconstructions)
+        return ops.mean(ops.square(targets - reconstructions), axis=1)
 
-    def _loss_terms(self, x, targets, training):
+    def _loss_terms(self, x, targets, training, sample_weight=None):
         if self.uses_closed_form:
             codes = self.encoder(x, training=training)
-            kernel = _sigmoid_dense_layer(self.encoder).kernel
-            norms = _closed_form_from_codes(_flatten(codes), kernel)
+            dense_layer = _closed_form_dense_layer(self.encoder)
+            norms = _closed_form_from_codes(_flatten(codes), dense_layer)
         else:
             codes, norms = _batch_jacobian_norms(self.encoder, x, training=training)
         reconstructions = self.decoder(codes, training=training)
-        reconstruction = self._reconstruction_term(targets, reconstructions)
-        contractive = ops.mean(norms)
+        per_image = self._reconstruction_term(targets, reconstructions)
+        reconstruction = weighted_mean(per_image, sample_weight)
+        contractive = weighted_mean(ops.cast(norms, per_image.dtype), sample_weight)
         total = reconstruction + self.contractive_weight * contractive
         if self.losses:
             total = total + ops.sum(self.losses)
         return total, reconstruction, contractive
 
-    def _report(self, total, reconstruction, contractive):
-        self.loss_tracker.update_state(total)
-        self.reconstruction_loss_tracker.update_state(reconstruction)
-        self.contractive_loss_tracker.update_state(contractive)
-        return {metric.name: metric.result() for metric in self.metrics}
+    def _report(self, terms, size):
+        trackers = self.metrics  # loss, reconstruction_loss, contractive_loss
+        update_means(zip(trackers, terms, strict=True), size)
+        return {metric.name: metric.result() for metric in trackers}
 
     def train_step(self, data):
-        x, targets, _ = self._inputs_and_targets(data)
-        with tf.GradientTape() as tape:
-            losses = self._loss_terms(x, targets, training=True)
-        gradients = tape.gradient(losses[0], self.trainable_weights)
-        self.optimizer.apply(gradients, self.trainable_weights)
-        return self._report(*losses)
+        x, targets, sample_weight = self._inputs_and_targets(data)
+        terms = minimize(
+            lambda: self._loss_terms(x, targets, True, sample_weight),
+            self.optimizer,
+            self.trainable_weights,
+        )
+        return self._report(terms, ops.shape(x)[0])
 
     def test_step(self, data):
-        x, targets, _ = self._inputs_and_targets(data)
-        return self._report(*self._loss_terms(x, targets, training=False))
+        x, targets, sample_weight = self._inputs_and_targets(data)
+        terms = self._loss_terms(x, targets, False, sample_weight)
+        return self._report(terms, ops.shape(x)[0])
 
     def get_config(self):
         base = super().get_config()
@@ -305,6 +336,13 @@ class DenoisingAutoencoder(_EncoderDecoderModel):
     each replica folds its replica id into the seed
     (`keras_ae.devices.replica_seed`), so the replicas corrupt their shares of
     the batch differently.
+
+    After the corruption, training and evaluation are Keras's own `train_step`
+    and `test_step` with the compiled loss, which already do what
+    `keras_ae._step` does for the other models: the loss divided by the number
+    of replicas and scaled by a `LossScaleOptimizer`, metrics weighted by batch
+    size, and `sample_weight` honoured, one weight per image (the weighted sum
+    of the per-value losses over their number).
 
     Args:
         encoder: A built model mapping images `(N, H, W, C)` to codes.
@@ -393,6 +431,19 @@ class DenoisingAutoencoder(_EncoderDecoderModel):
     def train_step(self, data):
         x, targets, sample_weight = self._inputs_and_targets(data)
         return super().train_step((self.add_noise(x), targets, sample_weight))
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        # The steps pass the clean images as `y`; Keras's symbolic build under a
+        # tf.distribute strategy passes `y=None`, whose targets are `x` too.
+        y = x if y is None else y
+        if sample_weight is not None and y_pred is not None:
+            # One weight per image, shaped to multiply the per-pixel losses of
+            # image targets (Keras's "mse" keeps the height and width axes).
+            extra_axes = (1,) * (len(y_pred.shape) - 2)
+            sample_weight = ops.reshape(sample_weight, (-1, *extra_axes))
+        return super().compute_loss(x, y, y_pred, sample_weight, training=training)
 
     def test_step(self, data):
         x, targets, sample_weight = self._inputs_and_targets(data)

@@ -29,11 +29,19 @@ import numbers
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from keras_ae._checks import check_positive_int
-from keras_ae.devices import replica_seed, scale_loss_for_replicas
+from keras_ae._step import (
+    SampleWeightWithoutTargets,
+    SubModelConfig,
+    check_labels,
+    minimize,
+    one_hot_labels,
+    update_means,
+    weighted_mean,
+)
+from keras_ae.devices import replica_seed
 from keras_ae.vae_builders import build_vae_decoder, build_vae_encoder  # noqa: F401
 
 __all__ = [
@@ -52,7 +60,8 @@ RECONSTRUCTIONS = ("bernoulli", "gaussian")
 # z_log_var is clipped to this range before use: exp(0.5 * 10) ~ 148 keeps every
 # term finite in float32, while any sensible posterior lies well inside it.
 LOG_VAR_RANGE = (-10.0, 10.0)
-# Probabilities are clipped to [eps, 1 - eps] before the log, as Keras's BCE does.
+# Probabilities from a decoder without a final sigmoid layer are clipped to
+# [eps, 1 - eps] before the log, as Keras's BCE does (see `VAE`).
 PROBABILITY_EPSILON = 1e-7
 _LOG_2PI = math.log(2.0 * math.pi)
 # Rows decoded at once by `test_elbo` and `importance_weighted_log_likelihood`.
@@ -195,8 +204,35 @@ def _check_parts(encoder, decoder, conditional):
     return latent_dim, num_classes
 
 
+def _layer_with_output(model, tensor):
+    for layer in model.layers:
+        try:
+            if layer.output is tensor:
+                return layer
+        except (AttributeError, ValueError):  # a layer called more than once
+            continue
+    return None
+
+
+def _sigmoid_output(decoder):
+    """The Keras tensor where the decoder's last sigmoid makes its output, or None.
+
+    Looks back from the decoder's output over Reshape layers for a layer whose
+    activation is `keras.activations.sigmoid` (a Dense, Conv2D, ... layer with
+    `activation="sigmoid"`, or an `Activation("sigmoid")` layer).
+    """
+    tensor = decoder.outputs[0]
+    layer = _layer_with_output(decoder, tensor)
+    while isinstance(layer, keras.layers.Reshape):
+        tensor = layer.input
+        layer = _layer_with_output(decoder, tensor)
+    if getattr(layer, "activation", None) is keras.activations.sigmoid:
+        return tensor
+    return None
+
+
 @keras.saving.register_keras_serializable(package="keras_ae")
-class VAE(keras.Model):
+class VAE(SubModelConfig, SampleWeightWithoutTargets, keras.Model):
     """Variational autoencoder over a given encoder and decoder.
 
     The loss of a batch is the negative ELBO with a weight `beta` on the KL term:
@@ -208,8 +244,15 @@ class VAE(keras.Model):
     the mean is over the batch. `reconstruction` chooses `p(x | z)`:
 
     - `"bernoulli"`: binary cross-entropy between the image (in [0, 1]) and the
-      decoder's sigmoid output `p`, `-sum(x log p + (1 - x) log(1 - p))`, with
-      `p` clipped to `[1e-7, 1 - 1e-7]`.
+      decoder's sigmoid output `p = sigmoid(l)`,
+      `-sum(x log p + (1 - x) log(1 - p)) = sum(softplus(l) - x l)`, computed
+      from the logits `l`: finite, and with the gradient `p - x` for each
+      logit even where the sigmoid saturates (`p` rounds to 0 or 1). The
+      logits are those of the decoder's last layer with a sigmoid activation
+      (before any Reshape), which `keras.ops.binary_crossentropy` reads from
+      its output. A decoder without one is taken to output probabilities,
+      clipped to `[1e-7, 1 - 1e-7]` (`PROBABILITY_EPSILON`; no gradient
+      beyond the clip).
     - `"gaussian"`: `sum((x - x_hat)^2) / (2 sigma^2)`, a Gaussian with fixed
       standard deviation `sigma` and mean `x_hat`, the decoder's output. With
       `sigma=None` it is the plain sum of squares (`sigma^2 = 1/2`). The training
@@ -221,9 +264,15 @@ class VAE(keras.Model):
     over the batch (and over the batches of an epoch); `kl_weight` is the weight
     of the KL term in the last step. `z_log_var` is clipped to `LOG_VAR_RANGE`
     before use, so a diverging encoder cannot produce `inf` or NaN. Regularizer
-    losses of the encoder and decoder are added to the loss. Under a
-    `tf.distribute` strategy, the loss is divided by the number of replicas
-    before taking gradients (`keras_ae.devices.scale_loss_for_replicas`).
+    losses of the encoder and decoder are added to the loss.
+
+    `fit(..., sample_weight=w)` weights each image's terms by its `w`: the
+    loss is `mean_n w_n (reconstruction_n + beta * KL_n)`, the weighted sum
+    divided by the batch size, as Keras's losses do (the metrics likewise).
+    The training step is `keras_ae._step.minimize`: under a `tf.distribute`
+    strategy the loss is divided by the number of replicas before taking
+    gradients, and under `"mixed_float16"` it is scaled by the
+    `LossScaleOptimizer` that `compile` sets up.
 
     Args:
         encoder: A Functional model mapping images to `[z_mean, z_log_var]`
@@ -249,6 +298,7 @@ class VAE(keras.Model):
     """
 
     conditional = False
+    sub_models = ("encoder", "decoder")
 
     def __init__(
         self,
@@ -298,6 +348,10 @@ class VAE(keras.Model):
         self.kl_warmup_steps = int(kl_warmup_steps)
         self.seed = _check_seed(seed)
         self.sampling = Sampling(seed=self.seed, name="sampling")
+        # It has no weights: built now, so that `fit` under a tf.distribute
+        # strategy need not build the model by calling it on `x` alone (which
+        # a ConditionalVAE cannot take).
+        self.sampling.build([(None, self.latent_dim)] * 2)
         self.kl_weight = self.add_weight(
             shape=(),
             initializer=keras.initializers.Constant(
@@ -313,8 +367,25 @@ class VAE(keras.Model):
             name="reconstruction_loss"
         )
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        self._decode_for_likelihood = self._likelihood_decoder(decoder)
         # The weights live in the (built) encoder and decoder.
         self.built = encoder.built and decoder.built
+
+    def _likelihood_decoder(self, decoder):
+        """Returns `decode(inputs, training)`: the outputs the likelihood is on.
+
+        For a `"bernoulli"` VAE, the probabilities as they leave the decoder's
+        last sigmoid, before any Reshape: `keras.ops.binary_crossentropy` then
+        computes from the logits the sigmoid keeps with them. Otherwise (or if
+        there is no such sigmoid) the decoder's outputs.
+        """
+        tensor = (
+            _sigmoid_output(decoder) if self.reconstruction == "bernoulli" else None
+        )
+        # A Functional model over the decoder's own layers (no new weights),
+        # held in a closure so that Keras neither tracks nor saves it.
+        model = decoder if tensor is None else keras.Model(decoder.input, tensor)
+        return lambda inputs, training=False: model(inputs, training=training)
 
     @property
     def metrics(self):
@@ -331,12 +402,12 @@ class VAE(keras.Model):
         return inputs if labels is None else [inputs, labels]
 
     def _one_hot(self, labels):
-        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
-        return ops.one_hot(labels, self.num_classes)
+        return one_hot_labels(labels, self.num_classes)
 
     def _unpack(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return x, None
+        """Returns `(x, one-hot labels or None, sample_weight or None)`."""
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        return x, None, sample_weight
 
     def _posterior(self, x, labels, training=False):
         z_mean, z_log_var = self.encoder(
@@ -345,14 +416,19 @@ class VAE(keras.Model):
         return z_mean, ops.clip(z_log_var, *LOG_VAR_RANGE)
 
     def _reconstruction_term(self, x, outputs):
-        """Per-image reconstruction loss, summed over values: `(batch,)`."""
-        x = ops.cast(ops.reshape(x, (ops.shape(x)[0], -1)), outputs.dtype)
-        outputs = ops.reshape(outputs, (ops.shape(outputs)[0], -1))
+        """Per-image reconstruction loss, summed over values: `(batch,)`.
+
+        `outputs` come from `_decode_for_likelihood`, untouched: a Bernoulli
+        VAE's probabilities must reach `binary_crossentropy` straight from the
+        sigmoid for it to use their logits.
+        """
+        x = ops.cast(ops.reshape(x, ops.shape(outputs)), outputs.dtype)
         if self.reconstruction == "bernoulli":
-            p = ops.clip(outputs, PROBABILITY_EPSILON, 1.0 - PROBABILITY_EPSILON)
-            return -ops.sum(x * ops.log(p) + (1.0 - x) * ops.log(1.0 - p), axis=1)
-        variance = 0.5 if self.sigma is None else self.sigma**2
-        return ops.sum(ops.square(x - outputs), axis=1) / (2.0 * variance)
+            per_value = ops.binary_crossentropy(x, outputs)
+        else:
+            variance = 0.5 if self.sigma is None else self.sigma**2
+            per_value = ops.square(x - outputs) / (2.0 * variance)
+        return ops.sum(ops.reshape(per_value, (ops.shape(x)[0], -1)), axis=1)
 
     def _log_likelihood(self, x, outputs):
         """Per-image `log p(x | z)` in nats, constants included: `(batch,)`."""
@@ -363,22 +439,25 @@ class VAE(keras.Model):
             log_p = log_p - 0.5 * num_values * math.log(2.0 * math.pi * variance)
         return log_p
 
-    def _loss_terms(self, x, labels, kl_weight, training):
+    def _loss_terms(self, x, labels, kl_weight, training, sample_weight=None):
         z_mean, z_log_var = self._posterior(x, labels, training=training)
         z = self.sampling([z_mean, z_log_var])
-        outputs = self.decoder(self._with_labels(z, labels), training=training)
-        reconstruction = ops.mean(self._reconstruction_term(x, outputs))
-        kl = ops.mean(kl_divergence(z_mean, z_log_var))
+        outputs = self._decode_for_likelihood(
+            self._with_labels(z, labels), training=training
+        )
+        per_image = self._reconstruction_term(x, outputs)
+        reconstruction = weighted_mean(per_image, sample_weight)
+        kl = kl_divergence(z_mean, z_log_var)
+        kl = weighted_mean(ops.cast(kl, per_image.dtype), sample_weight)
         total = reconstruction + ops.cast(kl_weight, kl.dtype) * kl
         if self.losses:
             total = total + ops.sum(self.losses)
         return total, reconstruction, kl
 
-    def _report(self, total, reconstruction, kl, kl_weight):
-        self.loss_tracker.update_state(total)
-        self.reconstruction_loss_tracker.update_state(reconstruction)
-        self.kl_loss_tracker.update_state(kl)
-        logs = {metric.name: metric.result() for metric in self.metrics}
+    def _report(self, terms, kl_weight, size):
+        trackers = self.metrics  # loss, reconstruction_loss, kl_loss
+        update_means(zip(trackers, terms, strict=True), size)
+        logs = {metric.name: metric.result() for metric in trackers}
         return {**logs, "kl_weight": kl_weight}
 
     def call(self, inputs, training=False):
@@ -392,23 +471,23 @@ class VAE(keras.Model):
         return inputs, None
 
     def train_step(self, data):
-        x, labels = self._unpack(data)
+        x, labels, sample_weight = self._unpack(data)
         kl_weight = ops.copy(self.kl_weight)  # read now, before the update below
-        with tf.GradientTape() as tape:
-            terms = self._loss_terms(x, labels, kl_weight, training=True)
-            scaled_loss = scale_loss_for_replicas(terms[0])
-        gradients = tape.gradient(scaled_loss, self.trainable_weights)
-        self.optimizer.apply(gradients, self.trainable_weights)
+        terms = minimize(
+            lambda: self._loss_terms(x, labels, kl_weight, True, sample_weight),
+            self.optimizer,
+            self.trainable_weights,
+        )
         if self.kl_warmup_steps:
             step = self.beta / self.kl_warmup_steps
             self.kl_weight.assign(ops.minimum(kl_weight + step, self.beta))
-        return self._report(*terms, kl_weight)
+        return self._report(terms, kl_weight, ops.shape(x)[0])
 
     def test_step(self, data):
-        x, labels = self._unpack(data)
+        x, labels, sample_weight = self._unpack(data)
         kl_weight = ops.copy(self.kl_weight)
-        terms = self._loss_terms(x, labels, kl_weight, training=False)
-        return self._report(*terms, kl_weight)
+        terms = self._loss_terms(x, labels, kl_weight, False, sample_weight)
+        return self._report(terms, kl_weight, ops.shape(x)[0])
 
     # Inference helpers; they return NumPy arrays and Python floats.
 
@@ -499,7 +578,7 @@ class VAE(keras.Model):
 
         flat_z = ops.reshape(z, (-1, self.latent_dim))
         flat_labels = None if labels is None else repeat(labels)
-        outputs = self.decoder(self._with_labels(flat_z, flat_labels))
+        outputs = self._decode_for_likelihood(self._with_labels(flat_z, flat_labels))
         log_p_x = ops.reshape(self._log_likelihood(repeat(x), outputs), (-1, batch))
         # log N(z; 0, I) - log N(z; z_mean, exp(z_log_var)), using z - z_mean
         # = exp(0.5 * z_log_var) * epsilon.
@@ -545,10 +624,8 @@ class VAE(keras.Model):
         return float(ops.mean(ops.concatenate(bounds)))
 
     def get_config(self):
-        base = super().get_config()
+        base = super().get_config()  # with the encoder and decoder
         config = {
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
             "beta": self.beta,
             "reconstruction": self.reconstruction,
             "sigma": self.sigma,
@@ -556,13 +633,6 @@ class VAE(keras.Model):
             "seed": self.seed,
         }
         return {**base, **config}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("encoder", "decoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="keras_ae")
@@ -576,6 +646,13 @@ class ConditionalVAE(VAE):
     `num_classes` (`build_vae_encoder(num_classes=10)`). The loss, metrics and
     arguments are those of `VAE`. `call()` and `predict()` take `[x, y]`.
 
+    Labels are integer-valued (`3` or `3.0`) in `[0, num_classes)`, as for a
+    `keras_ae.gans.ConditionalGAN`. `sample`, `encode`, `decode`, `test_elbo`
+    and `importance_weighted_log_likelihood` raise a `ValueError` for any other
+    label; inside `fit`, `evaluate` and `predict` a `tf.debugging` assertion
+    stops them with an `InvalidArgumentError` (see
+    `keras_ae._step.one_hot_labels`; XLA drops it).
+
     Example:
         >>> encoder = build_vae_encoder((28, 28, 1), latent_dim=2, num_classes=10)
         >>> decoder = build_vae_decoder((28, 28, 1), latent_dim=2, num_classes=10)
@@ -588,31 +665,20 @@ class ConditionalVAE(VAE):
     conditional = True
 
     def _unpack(self, data):
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if y is None:
             raise ValueError(
                 "Expected (x, y) pairs: a ConditionalVAE trains on images and their "
                 "integer labels, e.g. fit(x_train, y_train). Received: no labels"
             )
-        return x, self._one_hot(y)
+        return x, self._one_hot(y), sample_weight
 
     def _unpack_call(self, inputs):
         x, labels = inputs
         return x, self._one_hot(labels)
 
     def _labels_array(self, labels, n):
-        labels = np.asarray(labels)
-        if labels.ndim == 0:
-            labels = np.full(n, labels)
-        labels = labels.reshape(-1)
-        if len(labels) != n or not np.all(
-            (labels == np.round(labels)) & (labels >= 0) & (labels < self.num_classes)
-        ):
-            raise ValueError(
-                f"Expected an int label in [0, {self.num_classes}) or {n} such "
-                f"labels. Received: labels={labels!r}"
-            )
-        return labels.astype("int64")
+        return check_labels(labels, self.num_classes, n)
 
     def _one_hot_array(self, labels, n):
         return np.eye(self.num_classes, dtype="float32")[self._labels_array(labels, n)]

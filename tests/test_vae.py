@@ -355,7 +355,7 @@ def test_conditional_vae_generates_the_requested_classes(digits):
     assert cvae.test_elbo(x_test, wrong_labels, num_samples=5, seed=0) < elbo - 1.0
     iwae = cvae.importance_weighted_log_likelihood(x_test, y_test, k=50, seed=0)
     assert np.isfinite(elbo) and iwae > elbo
-    with pytest.raises(ValueError, match=r"Expected an int label in \[0, 10\)"):
+    with pytest.raises(ValueError, match=r"Expected integer labels in \[0, 10\)"):
         cvae.sample(2, labels=10)
     with pytest.raises(ValueError, match="Expected \\(x, y\\) pairs"):
         cvae.fit(x_train[:64], epochs=1, verbose=0)
