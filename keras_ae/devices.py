@@ -281,30 +281,55 @@ def replica_seed(seed_generator):
     return _ReplicaSeedGenerator(seed_generator, context.replica_id_in_sync_group)
 
 
-def mixed_precision_policy():
-    """Returns the Keras dtype policy that is safe and fast on this machine.
+# The policy per NVIDIA compute capability, newest first: bfloat16 from Ampere
+# (8.0) on; float16 with tensor cores from Volta (7.0) on; float32 before.
+_GPU_POLICIES = (((8, 0), "mixed_bfloat16"), ((7, 0), "mixed_float16"))
 
-    `"mixed_bfloat16"` on a TPU and on NVIDIA GPUs of compute capability 8.0 or
-    newer (A100, L4, H100, ...): layers compute in bfloat16, which has the
-    exponent range of float32, so no loss scaling is needed, also in the
-    course's own `train_step`s. `"float32"` everywhere else: on CPUs mixed
-    precision is slower, and the float16 of older GPUs (T4, V100) would need
-    loss scaling that the custom training steps of this library do not do.
+
+def _compute_capability(gpu):
+    import tensorflow as tf
+
+    try:
+        capability = tf.config.experimental.get_device_details(gpu).get(
+            "compute_capability"
+        )
+    except Exception:  # Details are optional; some builds do not provide them.
+        return None
+    return None if capability is None else tuple(capability)
+
+
+def mixed_precision_policy():
+    """Returns the Keras dtype policy that is fast and safe on this machine.
+
+    - `"mixed_bfloat16"` on a TPU and on NVIDIA GPUs of compute capability 8.0
+      or newer (A100, L4, H100, ...): bfloat16 has the exponent range of
+      float32, so gradients neither underflow nor overflow.
+    - `"mixed_float16"` on GPUs of compute capability 7.0 to 7.9 (V100, T4):
+      their tensor cores compute in float16 but not in bfloat16. float16's
+      small range needs loss scaling: `compile` wraps the optimizer in a
+      `keras.optimizers.LossScaleOptimizer`, Keras's own `train_step` scales
+      the loss, and a custom `train_step` must pass its loss through
+      `optimizer.scale_loss` before taking gradients.
+    - `"float32"` on CPUs (mixed precision is slower there), on older GPUs,
+      and when a GPU's compute capability is unknown.
+
+    With several GPUs, the oldest one decides.
 
     Returns:
-        `"mixed_bfloat16"` or `"float32"`.
+        `"mixed_bfloat16"`, `"mixed_float16"` or `"float32"`.
     """
     import tensorflow as tf
 
     if _local_tpu_attached():
         return "mixed_bfloat16"
     gpus = tf.config.list_physical_devices("GPU")
-    capabilities = [
-        tf.config.experimental.get_device_details(gpu).get("compute_capability")
-        for gpu in gpus
-    ]
-    if gpus and all(c is not None and tuple(c) >= (8, 0) for c in capabilities):
-        return "mixed_bfloat16"
+    capabilities = [_compute_capability(gpu) for gpu in gpus]
+    if not gpus or None in capabilities:
+        return "float32"
+    oldest = min(capabilities)
+    for lowest_capability, policy in _GPU_POLICIES:
+        if oldest >= lowest_capability:
+            return policy
     return "float32"
 
 
@@ -320,11 +345,13 @@ def use_mixed_precision(policy="auto", *, verbose=True):
     such layers.
 
     Args:
-        policy: `"auto"` (the result of `mixed_precision_policy()`),
-            `"float32"` or `"mixed_bfloat16"`. `"mixed_float16"` is refused:
-            under it `compile` wraps the optimizer in a `LossScaleOptimizer`,
-            which divides gradients by its loss scale, and the library's
-            custom `train_step`s do not scale their losses up to match.
+        policy: `"auto"` (the result of `mixed_precision_policy()`: float16 on
+            GPUs of compute capability 7.x, bfloat16 on newer GPUs and TPUs,
+            float32 on CPUs), `"float32"`, `"mixed_bfloat16"` or
+            `"mixed_float16"`. Under `"mixed_float16"` `compile` wraps the
+            optimizer in a `LossScaleOptimizer`, which divides the gradients
+            by its loss scale: a custom `train_step` must take gradients of
+            `self.optimizer.scale_loss(loss)`.
         verbose: Whether to print the chosen policy.
 
     Returns:
@@ -334,8 +361,11 @@ def use_mixed_precision(policy="auto", *, verbose=True):
         >>> use_mixed_precision()  # on a CPU-only machine
         keras_ae.devices: dtype policy float32
         'float32'
+        >>> use_mixed_precision()  # on a T4
+        keras_ae.devices: dtype policy mixed_float16
+        'mixed_float16'
     """
-    allowed = ("auto", "float32", "mixed_bfloat16")
+    allowed = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
     if policy not in allowed:
         raise ValueError(f"Expected policy in {allowed}. Received: policy={policy!r}")
     name = mixed_precision_policy() if policy == "auto" else policy

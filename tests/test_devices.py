@@ -330,3 +330,102 @@ def test_strategy_rejects_bad_device_lists(bad):
 def test_scale_loss_for_replicas_is_identity_on_one_replica():
     loss = tf.constant(3.0)
     assert devices.scale_loss_for_replicas(loss) is loss
+
+
+# --------------------------------------------------------------------------
+# Mixed precision per device, with the devices' details mocked.
+
+
+@pytest.fixture
+def restore_policy():
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
+def _fake_gpus(monkeypatch, capabilities, tpu=False):
+    """TensorFlow sees one GPU per entry; None: no compute capability known,
+    "error": the details cannot be read."""
+    gpus = [f"GPU:{i}" for i in range(len(capabilities))]
+    details = dict(zip(gpus, capabilities, strict=True))
+
+    def device_details(gpu):
+        if details[gpu] == "error":
+            raise RuntimeError("no details in this build")
+        if details[gpu] is None:
+            return {"device_name": "unknown GPU"}
+        return {"compute_capability": details[gpu]}
+
+    monkeypatch.setattr(devices, "_local_tpu_attached", lambda: tpu)
+    monkeypatch.setattr(
+        tf.config,
+        "list_physical_devices",
+        lambda kind=None: gpus if kind == "GPU" else [],
+    )
+    monkeypatch.setattr(tf.config.experimental, "get_device_details", device_details)
+
+
+@pytest.mark.parametrize(
+    "capabilities, expected",
+    [
+        ([], "float32"),  # CPU only: mixed precision is slower there
+        ([(6, 0)], "float32"),  # P100: no tensor cores
+        ([(7, 0)], "mixed_float16"),  # V100
+        ([(7, 5)], "mixed_float16"),  # T4
+        ([(7, 5), (7, 0)], "mixed_float16"),
+        ([(8, 0)], "mixed_bfloat16"),  # A100
+        ([(8, 9)], "mixed_bfloat16"),  # L4
+        ([(9, 0), (9, 0)], "mixed_bfloat16"),  # H100
+        ([(8, 6), (7, 0)], "mixed_float16"),  # the oldest GPU decides
+        ([(9, 0), (6, 1)], "float32"),
+        ([None], "float32"),  # capability unknown
+        ([(8, 0), "error"], "float32"),
+        ([[7, 5]], "mixed_float16"),  # a list, as some builds report it
+    ],
+)
+def test_mixed_precision_policy_follows_compute_capability(
+    monkeypatch, capabilities, expected
+):
+    _fake_gpus(monkeypatch, capabilities)
+    assert devices.mixed_precision_policy() == expected
+
+
+def test_mixed_precision_policy_on_a_tpu(monkeypatch):
+    _fake_gpus(monkeypatch, [], tpu=True)
+    assert devices.mixed_precision_policy() == "mixed_bfloat16"
+
+
+@pytest.mark.parametrize(
+    "capabilities, expected",
+    [([(7, 5)], "mixed_float16"), ([(8, 0)], "mixed_bfloat16"), ([], "float32")],
+)
+def test_auto_mixed_precision_sets_the_policy(
+    monkeypatch, capsys, restore_policy, capabilities, expected
+):
+    _fake_gpus(monkeypatch, capabilities)
+    assert devices.use_mixed_precision("auto") == expected
+    assert keras.config.dtype_policy().name == expected
+    assert capsys.readouterr().out == f"keras_ae.devices: dtype policy {expected}\n"
+
+
+def test_mixed_float16_compiles_with_loss_scaling(restore_policy):
+    # What a custom train_step must match with optimizer.scale_loss: under
+    # mixed_float16 compile wraps the optimizer in a LossScaleOptimizer.
+    assert devices.use_mixed_precision("mixed_float16", verbose=False) == (
+        "mixed_float16"
+    )
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    assert model.layers[0].compute_dtype == "float16"
+    model.compile(optimizer="sgd", loss="mse")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert float(model.optimizer.scale_loss(1.0)) == 2.0**15
+
+
+@pytest.mark.parametrize("refused", ["float16", "bfloat16", "mixed", None])
+def test_use_mixed_precision_refuses_other_policies(restore_policy, refused):
+    with pytest.raises(ValueError) as error:
+        devices.use_mixed_precision(refused)
+    assert str(error.value) == (
+        "Expected policy in ('auto', 'float32', 'mixed_bfloat16', "
+        f"'mixed_float16'). Received: policy={refused!r}"
+    )
+    assert keras.config.dtype_policy().name == "float32"
