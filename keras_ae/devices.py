@@ -216,19 +216,24 @@ class _ReplicaSeedGenerator(keras.random.SeedGenerator):
 
     A view, not a generator of its own: it owns no state (creating a variable
     inside a traced `train_step` would fail), and each `next()` advances the
-    wrapped generator exactly as a direct draw from it would.
+    wrapped generator exactly as a direct draw from it would. It relies only on
+    the public side of `SeedGenerator`: `keras.random` functions take a seed
+    from `next()` (tested in tests/test_devices.py), and `get_config`, `name`,
+    `backend` and `state` are those of the wrapped generator.
     """
 
     def __init__(self, seed_generator, replica_id):  # No super().__init__: no state.
         self.name = f"{seed_generator.name}_replica"
         self.backend = seed_generator.backend
-        self._initial_seed = seed_generator._initial_seed
         self.seed_generator = seed_generator
         self.replica_id = replica_id
 
     @property
     def state(self):
         return self.seed_generator.state
+
+    def get_config(self):
+        return self.seed_generator.get_config()
 
     def next(self, ordered=True):
         import tensorflow as tf

@@ -333,6 +333,30 @@ def test_scale_loss_for_replicas_is_identity_on_one_replica():
 
 
 # --------------------------------------------------------------------------
+# The replica view of a SeedGenerator: public SeedGenerator API only.
+
+
+def test_replica_view_has_the_config_of_its_generator():
+    # What the view used to copy from a private attribute (_initial_seed) is
+    # what get_config reports: the generator's seed (None for a random one).
+    for seed in (11, None):
+        generator = keras.random.SeedGenerator(seed, name="noise")
+        view = devices._ReplicaSeedGenerator(generator, tf.constant(1))
+        assert view.get_config() == generator.get_config()
+        assert view.get_config()["seed"] == seed
+        assert "_initial_seed" not in vars(view)
+    # A generator rebuilt from the view's config replays the wrapped one's
+    # draws from its start.
+    generator = keras.random.SeedGenerator(5)
+    view = devices._ReplicaSeedGenerator(generator, tf.constant(0))
+    rebuilt = keras.random.SeedGenerator.from_config(view.get_config())
+    np.testing.assert_array_equal(
+        keras.random.normal((20,), seed=rebuilt),
+        keras.random.normal((20,), seed=keras.random.SeedGenerator(5)),
+    )
+
+
+# --------------------------------------------------------------------------
 # Mixed precision per device, with the devices' details mocked.
 
 
