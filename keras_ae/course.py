@@ -339,6 +339,9 @@ def run_course(
     if dataset:
         environment.set(DATASET_ENV, dataset)
     environment.set(RESULTS_DIR_ENV, str(results_dir))
+    if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+        # TensorFlow's info lines logged at run time (its errors still show).
+        environment.set("TF_CPP_MIN_LOG_LEVEL", "1")
     from keras_ae import utils
 
     report = {
