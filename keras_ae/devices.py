@@ -1,7 +1,9 @@
 """Picks a `tf.distribute` strategy for the machine a notebook runs on.
 
 A notebook builds and compiles its models inside `strategy().scope()`; the same
-cell then trains on a laptop CPU, one Colab GPU, several GPUs or a Colab TPU.
+cell then trains on a laptop CPU, one Colab GPU, several GPUs, a Colab TPU, or
+several machines at once when the `TF_CONFIG` environment variable describes a
+cluster of workers (see `strategy`).
 
 Example:
     >>> from keras_ae import devices
@@ -13,12 +15,14 @@ Example:
 """
 
 import glob
+import json
 import os
 
 import keras
 
 __all__ = [
     "strategy",
+    "multi_worker_cluster",
     "describe_devices",
     "scale_loss_for_replicas",
     "replica_seed",
@@ -60,12 +64,167 @@ def _tpu_strategy(verbose):
         return None
 
 
+_TF_CONFIG_EXAMPLE = (
+    '{"cluster": {"worker": ["host0:12345", "host1:12345"]}, '
+    '"task": {"type": "worker", "index": 0}}'
+)
+# Jobs that train under MultiWorkerMirroredStrategy, and one that may sit beside
+# them (an evaluator runs its own program and takes no part in the training).
+_TRAINING_JOBS = ("chief", "worker")
+_OTHER_JOBS = ("evaluator",)
+
+
+def _tf_config_error(problem, raw):
+    return ValueError(
+        f"Expected the TF_CONFIG environment variable to describe a cluster as "
+        f"JSON, e.g. {_TF_CONFIG_EXAMPLE}, but {problem}. Received: "
+        f"TF_CONFIG={raw!r}"
+    )
+
+
+def multi_worker_cluster():
+    """Reads the cluster that `TF_CONFIG` describes, if it has several workers.
+
+    Only reads the environment variable: it runs no TensorFlow op, so
+    `strategy()` can call it before `MultiWorkerMirroredStrategy` is created.
+
+    Returns:
+        None when `TF_CONFIG` is unset, empty, or names at most one training
+        worker (one machine: `strategy()` behaves as without it). Otherwise a
+        dict with `num_workers` (tasks of the jobs `"chief"` and `"worker"`),
+        `task_type` and `task_index` (this machine's task).
+
+    Raises:
+        ValueError: If `TF_CONFIG` is not JSON, or not a cluster that
+            `MultiWorkerMirroredStrategy` can train on (a `"ps"` job, an
+            unknown job, addresses that are not a list of "host:port" strings,
+            or a task that is missing or not in the cluster).
+
+    Example:
+        >>> os.environ["TF_CONFIG"] = json.dumps({
+        ...     "cluster": {"worker": ["10.0.0.1:12345", "10.0.0.2:12345"]},
+        ...     "task": {"type": "worker", "index": 1}})
+        >>> devices.multi_worker_cluster()
+        {'num_workers': 2, 'task_type': 'worker', 'task_index': 1}
+    """
+    raw = os.environ.get("TF_CONFIG", "")
+    if not raw.strip():
+        return None
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise _tf_config_error(f"it is not valid JSON ({error})", raw) from None
+    if not isinstance(config, dict):
+        raise _tf_config_error("it is not a JSON object", raw)
+    cluster = config.get("cluster") or {}
+    if not isinstance(cluster, dict):
+        raise _tf_config_error('its "cluster" is not an object', raw)
+    for job, addresses in cluster.items():
+        if job == "ps":
+            raise _tf_config_error(
+                'it has a "ps" job: parameter servers need '
+                "tf.distribute.experimental.ParameterServerStrategy, which "
+                "keras_ae.devices.strategy() does not create",
+                raw,
+            )
+        if job not in _TRAINING_JOBS + _OTHER_JOBS:
+            raise _tf_config_error(
+                f"its cluster has a job {job!r}; expected only "
+                f"{_TRAINING_JOBS + _OTHER_JOBS}",
+                raw,
+            )
+        if not isinstance(addresses, list) or not all(
+            isinstance(address, str) and ":" in address for address in addresses
+        ):
+            raise _tf_config_error(
+                f'the addresses of job "{job}" are not a list of "host:port" strings',
+                raw,
+            )
+    if len(cluster.get("chief", ())) > 1:
+        raise _tf_config_error('its "chief" job has more than one address', raw)
+    num_workers = sum(len(cluster.get(job, ())) for job in _TRAINING_JOBS)
+    if num_workers <= 1:
+        return None
+    task = config.get("task")
+    task_type = task.get("type") if isinstance(task, dict) else None
+    task_index = task.get("index") if isinstance(task, dict) else None
+    if (
+        task_type not in _TRAINING_JOBS
+        or not isinstance(task_index, int)
+        or isinstance(task_index, bool)
+        or not 0 <= task_index < len(cluster.get(task_type, ()))
+    ):
+        raise _tf_config_error(
+            'its "task" is not one of the cluster\'s training tasks: expected '
+            '{"type": "worker" or "chief", "index": i} with i a position in that '
+            "job's list of addresses",
+            raw,
+        )
+    return {
+        "num_workers": num_workers,
+        "task_type": task_type,
+        "task_index": task_index,
+    }
+
+
+def _keras_compatible_multi_worker_class():
+    """`MultiWorkerMirroredStrategy` with a `reduce` that Keras 3's `fit` can use.
+
+    Keras 3's TensorFlow trainer calls, on a multi-worker strategy,
+    `strategy.reduce("MEAN", (x, y), axis=None)` on the first batch (to build
+    the model) and `strategy.reduce("MEAN", loss, axis=0)` on every scalar it
+    logs. TensorFlow's `MultiWorkerMirroredStrategy.reduce` takes one value,
+    not a tuple, and a scalar has no axis 0, so both raise and `fit` cannot
+    run (keras-team/keras#20585, tensorflow/tensorflow#72388; seen here with
+    Keras 3.15 and TensorFlow 2.21). This subclass reduces each value of a
+    structure on its own and reduces scalars across replicas only, which is
+    what Keras means by both calls; everything else is TensorFlow's class.
+    tests/test_multiworker.py trains with `fit` under it on two workers.
+    """
+    import tensorflow as tf
+
+    class MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op, value, axis=None):
+            def reduce_one(one_value):
+                local = self.experimental_local_results(one_value)[0]
+                one_axis = None if local.shape.rank == 0 else axis
+                return super(MultiWorkerMirroredStrategy, self).reduce(
+                    reduce_op, one_value, axis=one_axis
+                )
+
+            return tf.nest.map_structure(reduce_one, value)
+
+    return MultiWorkerMirroredStrategy
+
+
+def _multi_worker_strategy():
+    """Creates a `MultiWorkerMirroredStrategy` from `TF_CONFIG`, explaining failures."""
+    strategy_class = _keras_compatible_multi_worker_class()
+    try:
+        return strategy_class()
+    except RuntimeError as error:
+        raise RuntimeError(
+            "Could not create a MultiWorkerMirroredStrategy for the cluster in "
+            "TF_CONFIG. It must be created at the start of the program, before "
+            "any TensorFlow op runs or any model is built: call "
+            f"keras_ae.devices.strategy() first. TensorFlow said: {error}"
+        ) from error
+
+
 def strategy(devices=None, *, verbose=True):
     """Returns the distribution strategy for this machine and prints one line.
 
-    In order of preference: a `tf.distribute.TPUStrategy` when a TPU is attached
-    to this host, a `tf.distribute.MirroredStrategy` over all GPUs when there are
-    several, else the default strategy (one CPU or one GPU, no distribution).
+    When the `TF_CONFIG` environment variable describes a cluster of two or
+    more workers (see `multi_worker_cluster`), a
+    `tf.distribute.MultiWorkerMirroredStrategy`: every worker runs the same
+    program, each over its local GPUs (or its CPU), and at every step the
+    replicas of all workers sum their gradients of replica-scaled losses, as
+    the replicas of one machine do under `MirroredStrategy`. Call `strategy()`
+    at the start of the program, before any other TensorFlow op, as that
+    strategy requires. Otherwise, in order of preference: a `tf.distribute.TPUStrategy`
+    when a TPU is attached to this host, a `tf.distribute.MirroredStrategy`
+    over all GPUs when there are several, else the default strategy (one CPU or
+    one GPU, no distribution).
 
     A custom `train_step` that computes a mean loss over its own batch should
     pass it through `scale_loss_for_replicas` before taking gradients: each
@@ -75,27 +234,51 @@ def strategy(devices=None, *, verbose=True):
     Args:
         devices: Optional list of device names, e.g. `["/cpu:0", "/cpu:1"]` or
             `["/gpu:0", "/gpu:1"]`: forces a `MirroredStrategy` over exactly
-            these devices (no TPU check).
-        verbose: Whether to print the one-line summary.
+            these devices (no TPU check). Not allowed with a multi-worker
+            `TF_CONFIG`: choose a worker's GPUs with `CUDA_VISIBLE_DEVICES`.
+        verbose: Whether to print the one-line summary (with the number of
+            workers under `MultiWorkerMirroredStrategy`).
 
     Returns:
         A `tf.distribute.Strategy`.
+
+    Raises:
+        ValueError: If `TF_CONFIG` is malformed, or given with `devices`.
+        RuntimeError: If a `MultiWorkerMirroredStrategy` cannot start (for
+            example because TensorFlow ops ran before `strategy()`).
 
     Example:
         >>> strategy = devices.strategy()
         keras_ae.devices: 1 CPU, 2 GPUs: MirroredStrategy (2 replicas)
         >>> strategy.num_replicas_in_sync
         2
+
+        With `TF_CONFIG` naming two workers, on each of them (worker 0 here):
+
+        >>> strategy = devices.strategy(verbose=False)
+        >>> devices.describe_devices(strategy)["summary"]
+        '1 CPU, no GPU or TPU: MultiWorkerMirroredStrategy (2 replicas) over 2
+        workers; this is worker 0, with CPU:0'
     """
     import tensorflow as tf
 
+    cluster = multi_worker_cluster()  # Reads TF_CONFIG; runs no TensorFlow op.
     if devices is not None:
         if isinstance(devices, str) or not devices:
             raise ValueError(
                 "Expected devices to be a non-empty list of device names such as "
                 f'["/cpu:0", "/cpu:1"]. Received: devices={devices!r}'
             )
+        if cluster is not None:
+            raise ValueError(
+                "Expected devices=None when TF_CONFIG describes a cluster of "
+                f"{cluster['num_workers']} workers: MultiWorkerMirroredStrategy "
+                "uses each worker's local GPUs (choose them with "
+                f"CUDA_VISIBLE_DEVICES). Received: devices={devices!r}"
+            )
         chosen = tf.distribute.MirroredStrategy(devices=list(devices))
+    elif cluster is not None:
+        chosen = _multi_worker_strategy()
     else:
         chosen = _tpu_strategy(verbose) if _local_tpu_attached() else None
         if chosen is None and len(tf.config.list_physical_devices("GPU")) > 1:
@@ -108,6 +291,12 @@ def strategy(devices=None, *, verbose=True):
 
 
 def _strategy_name(chosen):
+    import tensorflow as tf
+
+    # tf.distribute.MultiWorkerMirroredStrategy is an alias of a class named
+    # CollectiveAllReduceStrategy; report the name users create it by.
+    if isinstance(chosen, tf.distribute.MultiWorkerMirroredStrategy):
+        return "MultiWorkerMirroredStrategy"
     name = type(chosen).__name__
     # The default strategy's class is private (_DefaultDistributionStrategy).
     return "default" if name.startswith("_Default") else name
@@ -119,6 +308,18 @@ def _worker_devices(chosen):
 
 def _plural(count, noun):
     return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _cluster_of(chosen):
+    """`(num_workers, "worker 0")` of a multi-worker strategy, else `(1, None)`."""
+    resolver = getattr(chosen, "cluster_resolver", None)
+    if resolver is None or _strategy_name(chosen) != "MultiWorkerMirroredStrategy":
+        return 1, None
+    jobs = resolver.cluster_spec().as_dict()
+    num_workers = sum(len(jobs.get(job, ())) for job in _TRAINING_JOBS)
+    if num_workers <= 1:
+        return 1, None
+    return num_workers, f"{resolver.task_type} {resolver.task_id}"
 
 
 def describe_devices(strategy=None):
@@ -136,8 +337,11 @@ def describe_devices(strategy=None):
         A dict with keys `cpus`, `gpus`, `tpus` (counts of physical devices;
         `tpus` counts TPU chips found on this host if TensorFlow lists none),
         `cpu_cores` (`os.cpu_count()`), `gpu_names` (list of str), `strategy`
-        (class name, or "default"), `num_replicas` (int) and `summary` (the line
-        `strategy()` prints, without its prefix).
+        (class name, or "default"), `num_replicas` (int, over all workers),
+        `num_workers` (int: machines training together, 1 unless under a
+        multi-worker strategy), `task` (this worker, e.g. `"worker 0"`, or None
+        on one machine) and `summary` (the line `strategy()` prints, without
+        its prefix).
 
     Example:
         >>> devices.describe_devices()["summary"]
@@ -166,9 +370,14 @@ def describe_devices(strategy=None):
     summary = ", ".join([_plural(cpus, "CPU")] + (accelerators or ["no GPU or TPU"]))
     strategy_text = "default strategy" if name == "default" else name
     summary += f": {strategy_text} ({_plural(num_replicas, 'replica')})"
+    num_workers, task = _cluster_of(strategy)
+    if name == "MirroredStrategy" or task is not None:
+        local_devices = [d.split("device:")[-1] for d in _worker_devices(strategy)]
     if name == "MirroredStrategy":
-        mirrored_over = [d.split("device:")[-1] for d in _worker_devices(strategy)]
-        summary += " over " + ", ".join(mirrored_over)
+        summary += " over " + ", ".join(local_devices)
+    elif task is not None:
+        summary += f" over {num_workers} workers; this is {task}, with "
+        summary += ", ".join(local_devices)
     return {
         "cpus": cpus,
         "gpus": len(gpus),
@@ -177,6 +386,8 @@ def describe_devices(strategy=None):
         "gpu_names": gpu_names,
         "strategy": name,
         "num_replicas": num_replicas,
+        "num_workers": num_workers,
+        "task": task,
         "summary": summary,
     }
 
@@ -259,6 +470,13 @@ def replica_seed(seed_generator):
     Everywhere else (one device, or outside `strategy.run`) it returns
     `seed_generator` itself, so the draws are exactly those of
     `seed=seed_generator`.
+
+    Under `MultiWorkerMirroredStrategy` the replica id is the global one
+    (worker 0's replicas first, then worker 1's, ...): replicas on different
+    machines draw different noise too, and every worker's generator advances
+    the same way. A run on W workers of L replicas each therefore draws
+    exactly the noise of a one-machine `MirroredStrategy` with W * L replicas,
+    and not that of one device, where a single draw covers the whole batch.
 
     Args:
         seed_generator: The `keras.random.SeedGenerator` of a layer or model.

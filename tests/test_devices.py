@@ -333,6 +333,140 @@ def test_scale_loss_for_replicas_is_identity_on_one_replica():
 
 
 # --------------------------------------------------------------------------
+# TF_CONFIG: several machines. The training itself is in tests/test_multiworker.py.
+
+
+def _tf_config(cluster, task=None):
+    config = {"cluster": cluster}
+    if task is not None:
+        config["task"] = task
+    return json.dumps(config)
+
+
+TWO_WORKERS = {"worker": ["10.0.0.1:2222", "10.0.0.2:2222"]}
+
+
+@pytest.mark.parametrize(
+    "tf_config",
+    [
+        None,
+        "",
+        "  ",
+        _tf_config({"worker": ["10.0.0.1:2222"]}, {"type": "worker", "index": 0}),
+        _tf_config({"chief": ["10.0.0.1:2222"], "evaluator": ["10.0.0.2:2222"]}),
+        json.dumps({"task": {"type": "worker", "index": 0}}),  # no cluster
+    ],
+)
+def test_no_or_one_worker_tf_config_is_one_machine(monkeypatch, capsys, tf_config):
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    assert devices.multi_worker_cluster() is None
+    # And strategy() does what it does without TF_CONFIG.
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    without = devices.strategy()
+    expected_line = capsys.readouterr().out
+    if tf_config is not None:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    chosen = devices.strategy()
+    assert capsys.readouterr().out == expected_line
+    assert type(chosen) is type(without)
+    assert devices.describe_devices(chosen)["num_workers"] == 1
+
+
+@pytest.mark.parametrize(
+    "cluster, task, expected",
+    [
+        (TWO_WORKERS, {"type": "worker", "index": 1}, ("worker", 1)),
+        (
+            {"chief": ["c:1"], "worker": ["w:1", "w:2"], "evaluator": ["e:1"]},
+            {"type": "chief", "index": 0},
+            ("chief", 0),
+        ),
+    ],
+)
+def test_multi_worker_cluster_reads_tf_config(monkeypatch, cluster, task, expected):
+    monkeypatch.setenv("TF_CONFIG", _tf_config(cluster, task))
+    num_workers = len(cluster.get("chief", [])) + len(cluster["worker"])
+    assert devices.multi_worker_cluster() == {
+        "num_workers": num_workers,
+        "task_type": expected[0],
+        "task_index": expected[1],
+    }
+
+
+@pytest.mark.parametrize(
+    "tf_config, problem",
+    [
+        ('{"cluster": {"worker": ["a:1", "b:1"]}', "it is not valid JSON"),
+        ('["a:1", "b:1"]', "it is not a JSON object"),
+        ('{"cluster": ["a:1", "b:1"]}', 'its "cluster" is not an object'),
+        (_tf_config({"worker": ["a:1"], "ps": ["p:1"]}), 'it has a "ps" job'),
+        (_tf_config({"workers": ["a:1", "b:1"]}), "its cluster has a job 'workers'"),
+        (_tf_config({"worker": "a:1,b:1"}), 'the addresses of job "worker" are not'),
+        (_tf_config({"worker": ["a", "b"]}), 'the addresses of job "worker" are not'),
+        (
+            _tf_config({"chief": ["a:1", "b:1"]}),
+            'its "chief" job has more than one address',
+        ),
+        (_tf_config(TWO_WORKERS), 'its "task" is not one of'),
+        (_tf_config(TWO_WORKERS, {"type": "worker"}), 'its "task"'),  # no index
+        (_tf_config(TWO_WORKERS, {"type": "worker", "index": 2}), 'its "task"'),
+        (_tf_config(TWO_WORKERS, {"type": "worker", "index": "0"}), 'its "task"'),
+        (_tf_config(TWO_WORKERS, {"type": "worker", "index": True}), 'its "task"'),
+        (_tf_config(TWO_WORKERS, {"type": "chief", "index": 0}), 'its "task"'),
+        (_tf_config(TWO_WORKERS, {"type": "evaluator", "index": 0}), 'its "task"'),
+    ],
+)
+def test_malformed_tf_config_is_a_clear_error(monkeypatch, tf_config, problem):
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    for call in (devices.multi_worker_cluster, devices.strategy):
+        with pytest.raises(ValueError) as error:
+            call()
+        message = str(error.value)
+        assert message.startswith(
+            "Expected the TF_CONFIG environment variable to describe a cluster "
+            'as JSON, e.g. {"cluster": {"worker": ["host0:12345", "host1:12345"]}'
+        )
+        assert f", but {problem}" in message
+        assert message.endswith(f"Received: TF_CONFIG={tf_config!r}")
+
+
+def test_multi_worker_tf_config_with_a_device_list_is_refused(monkeypatch):
+    monkeypatch.setenv(
+        "TF_CONFIG", _tf_config(TWO_WORKERS, {"type": "worker", "index": 0})
+    )
+    with pytest.raises(ValueError, match=r"Expected devices=None when TF_CONFIG"):
+        devices.strategy(devices=["/cpu:0"])
+
+
+def test_multi_worker_strategy_after_tensorflow_started_explains(monkeypatch):
+    # MultiWorkerMirroredStrategy configures collective ops, which TensorFlow
+    # allows only before its runtime starts; in this process it has started
+    # (the op below makes sure), so creating one fails, before any connection.
+    assert float(tf.constant(1.0) + 1.0) == 2.0
+    monkeypatch.setenv(
+        "TF_CONFIG", _tf_config(TWO_WORKERS, {"type": "worker", "index": 0})
+    )
+    with pytest.raises(RuntimeError) as error:
+        devices.strategy()
+    assert str(error.value).startswith(
+        "Could not create a MultiWorkerMirroredStrategy for the cluster in "
+        "TF_CONFIG. It must be created at the start of the program, before any "
+        "TensorFlow op runs or any model is built: call keras_ae.devices.strategy() "
+        "first. TensorFlow said: "
+    )
+    assert isinstance(error.value.__cause__, RuntimeError)
+
+
+def test_one_machine_describes_one_worker():
+    description = devices.describe_devices()
+    assert description["num_workers"] == 1 and description["task"] is None
+    assert "worker" not in description["summary"]
+
+
+# --------------------------------------------------------------------------
 # The replica view of a SeedGenerator: public SeedGenerator API only.
 
 
