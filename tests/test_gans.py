@@ -500,6 +500,96 @@ def test_generate_repeats_with_an_int_seed():
     np.testing.assert_allclose(first, as_numpy(gan.generator(z)), rtol=1e-6)
 
 
+def test_every_gan_samples_as_the_vaes_do():
+    # sample(n, seed) for GAN and WGANGP, sample(n, labels, seed) for the
+    # conditional one, as VAE and ConditionalVAE; generate stays an alias.
+    z = keras.random.normal((4, LATENT_DIM), seed=3)
+    for model_class in (GAN, WGANGP):
+        model = model_class(small_generator(), small_discriminator(), seed=0)
+        images = model.sample(4, seed=3)
+        np.testing.assert_allclose(images, as_numpy(model.generator(z)), rtol=1e-6)
+        np.testing.assert_array_equal(model.generate(4, seed=3), images)
+    cgan = ConditionalGAN(small_generator(3), small_discriminator(3), seed=0)
+    labels = np.array([2, 0, 1, 2])
+    one_hot = keras.ops.convert_to_tensor(np.eye(3, dtype="float32")[labels])
+    images = cgan.sample(4, labels, seed=3)
+    expected = as_numpy(cgan.generator([z, one_hot]))
+    np.testing.assert_allclose(images, expected, rtol=1e-6)
+    np.testing.assert_array_equal(cgan.generate(labels, seed=3), images)
+    twos = cgan.sample(4, labels=2, seed=3)
+    np.testing.assert_array_equal(twos, cgan.sample(4, [2, 2, 2, 2], seed=3))
+
+
+# WGAN-GP: the critic's batches, and no batch normalization.
+
+
+@pytest.mark.parametrize(
+    "batch_size, critic_steps, expected",
+    [
+        # Images k, k + n, k + 2n, ... for critic step k.
+        (16, 2, [list(range(0, 16, 2)), list(range(1, 16, 2))]),
+        # 16 is not a multiple of 3: slices of ceil(16 / 3) = 6 that wrap.
+        (16, 3, [[0, 3, 6, 9, 12, 15], [1, 4, 7, 10, 13, 0], [2, 5, 8, 11, 14, 1]]),
+        # Fewer images than critic steps: one image each, reused.
+        (2, 3, [[0], [1], [0]]),
+    ],
+)
+def test_each_critic_step_takes_a_fresh_slice_of_real_images(
+    monkeypatch, batch_size, critic_steps, expected
+):
+    # Gulrajani et al. (2017), Algorithm 1, draw a new real batch for every
+    # critic iteration; the generator step draws as many latent vectors.
+    seen_real, seen_latent = [], []
+
+    def recording_penalty(critic, real_images, fake_images, alpha):
+        seen_real.append(as_numpy(real_images))
+        return gradient_penalty(critic, real_images, fake_images, alpha)
+
+    monkeypatch.setattr(keras_ae.gans, "gradient_penalty", recording_penalty)
+    wgan = WGANGP(small_generator(), small_discriminator(), critic_steps=critic_steps)
+    original_sample_latent = wgan.sample_latent
+
+    def recording_sample_latent(size, seed=None):
+        latent = original_sample_latent(size, seed=seed)
+        seen_latent.append(as_numpy(latent).shape)
+        return latent
+
+    wgan.sample_latent = recording_sample_latent
+    wgan.compile(d_optimizer=sgd(0.0), g_optimizer=sgd(0.0), run_eagerly=True)
+    x = real_batch(9, size=batch_size)
+    logs = wgan.train_on_batch(x, return_dict=True)
+    assert len(seen_real) == critic_steps
+    for real, indices in zip(seen_real, expected, strict=True):
+        np.testing.assert_array_equal(real, x[indices])
+    size = len(expected[0])
+    assert seen_latent == [(size, LATENT_DIM)] * (critic_steps + 1)
+    assert all(np.isfinite(value) for value in logs.values())
+
+
+def test_wgan_gp_refuses_batch_normalization_in_the_critic():
+    images = keras.Input(SHAPE)
+    hidden = keras.layers.Dense(8)(keras.layers.Flatten()(images))
+    for layer, refused in (
+        (keras.layers.BatchNormalization(name="bn"), True),
+        (keras.layers.LayerNormalization(), False),
+    ):
+        critic = keras.Model(images, keras.layers.Dense(1)(layer(hidden)))
+        if refused:
+            with pytest.raises(
+                ValueError, match=r"without BatchNormalization.*layers \['bn'\]"
+            ):
+                WGANGP(small_generator(), critic)
+        else:
+            WGANGP(small_generator(), critic)
+    # Batch normalization inside a nested model is found too.
+    inner = keras.Sequential([keras.layers.BatchNormalization(name="inner_bn")])
+    critic = keras.Model(images, keras.layers.Dense(1)(inner(hidden)))
+    with pytest.raises(ValueError, match="inner_bn"):
+        WGANGP(small_generator(), critic)
+    # The plain GAN's discriminator may use it.
+    GAN(small_generator(), keras.Model(images, keras.layers.Dense(1)(inner(hidden))))
+
+
 # Training on digits.
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from keras_ae.data import add_gaussian_noise, corrupt, load_dataset
 from keras_ae.training import (
+    CLOSED_FORM_ACTIVATIONS,
     ContractiveAutoencoder,
     DenoisingAutoencoder,
     jacobian_frobenius_batch_jacobian,
@@ -76,6 +77,63 @@ def test_closed_form_matches_batch_jacobian_float32():
     closed = jacobian_frobenius_closed_form(encoder.layers[-1], x)
     reference = jacobian_frobenius_batch_jacobian(encoder, x)
     np.testing.assert_allclose(closed, reference, rtol=1e-5)
+
+
+def activation_encoder(activation, dtype="float32"):
+    inputs = keras.Input(IMAGE_SHAPE, dtype=dtype)
+    flat = keras.layers.Flatten(dtype=dtype)(inputs)
+    dense = keras.layers.Dense(
+        16,
+        activation=activation,
+        bias_initializer=keras.initializers.RandomNormal(stddev=0.5),
+        dtype=dtype,
+    )
+    return keras.Model(inputs, dense(flat), name="encoder")
+
+
+@pytest.mark.parametrize("activation", CLOSED_FORM_ACTIVATIONS)
+def test_closed_form_matches_batch_jacobian_for_each_activation(activation):
+    # ||J||_F^2 = sum_j f'(a_j)^2 ||W_j||^2 for any elementwise f.
+    keras.utils.set_random_seed(6)
+    encoder = activation_encoder(activation, dtype="float64")
+    x = batch(6) - 0.5  # float64, centred: pre-activations of both signs
+    dense = encoder.layers[-1]
+    closed = keras.ops.convert_to_numpy(jacobian_frobenius_closed_form(dense, x))
+    reference = keras.ops.convert_to_numpy(
+        jacobian_frobenius_batch_jacobian(encoder, x)
+    )
+    np.testing.assert_allclose(closed, reference, rtol=1e-10)
+    kernel, bias = dense.get_weights()
+    pre_activations = x.reshape(len(x), -1) @ kernel + bias
+    # Both pieces of relu and elu are exercised, and no value sits on the kink.
+    assert (pre_activations > 0.01).mean() > 0.2
+    assert (pre_activations < -0.01).mean() > 0.2
+    assert reference.min() > 0.01
+
+
+@pytest.mark.parametrize("activation", CLOSED_FORM_ACTIVATIONS)
+def test_contractive_autoencoder_uses_the_closed_form_of_each_activation(
+    activation,
+):
+    keras.utils.set_random_seed(7)
+    encoder = activation_encoder(activation)
+    model = ContractiveAutoencoder(encoder, decoder(), contractive_weight=0.5)
+    assert model.uses_closed_form
+    model.compile(optimizer="sgd")
+    x = (batch(7) - 0.5).astype("float32")
+    logs = model.evaluate(x, batch_size=len(x), verbose=0, return_dict=True)
+    norms = keras.ops.convert_to_numpy(jacobian_frobenius_batch_jacobian(encoder, x))
+    np.testing.assert_allclose(logs["contractive_loss"], norms.mean(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ["softmax", "selu", "gelu"])
+def test_other_activations_fall_back_to_batch_jacobian(activation):
+    encoder = activation_encoder(activation)
+    assert not ContractiveAutoencoder(encoder, decoder()).uses_closed_form
+    with pytest.raises(ValueError, match="Expected a Dense layer with an activation"):
+        jacobian_frobenius_closed_form(encoder.layers[-1], batch(8))
+    with pytest.raises(ValueError, match="with an activation in"):
+        ContractiveAutoencoder(encoder, decoder(), jacobian="closed_form")
 
 
 def test_batch_jacobian_matches_numpy_for_two_layers():

@@ -10,8 +10,11 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_ae.data import load_dataset
+from keras_ae.gan_builders import build_dense_discriminator, build_dense_generator
+from keras_ae.gans import ConditionalGAN
 from keras_ae.vae import (
     LOG_VAR_RANGE,
     VAE,
@@ -320,6 +323,51 @@ def test_iwae_tightens_the_elbo_towards_log_likelihood():
     assert exact - iwae_1000 < 0.2 * gap
 
 
+def test_bernoulli_loss_and_gradient_come_from_the_logits():
+    # The pixels' logits are the decoder's bias (its kernel is zero). At
+    # |logit| >= 17 float32's sigmoid is exactly 0 or 1: clipped probabilities
+    # would give -log(1e-7) = 16.1 nats and no gradient there.
+    decoder = build_vae_decoder(IMAGE_SHAPE, latent_dim=LATENT_DIM, hidden_units=())
+    pixels = decoder.get_layer("pixels")
+    logits = np.tile([30.0, -30.0, 20.0, -20.0, 1.0, -2.0, 0.0, 5.0], 8)
+    pixels.set_weights([np.zeros((LATENT_DIM, 64), "float32"), logits.astype("f4")])
+    vae = VAE(fixed_encoder(), decoder, seed=0)
+    vae.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0))
+    x = (np.random.default_rng(6).uniform(size=(16, *IMAGE_SHAPE)) < 0.5).astype("f4")
+    flat = x.reshape(16, -1).astype("float64")
+    # -log p(x | l) = sum over pixels of softplus(l) - x l.
+    per_image = np.sum(np.logaddexp(0.0, logits) - flat * logits, axis=1)
+    kl = kl_closed_form(MEANS, LOG_VARS)
+    elbo = vae.test_elbo(x, num_samples=2, seed=0)
+    np.testing.assert_allclose(elbo, -per_image.mean() - kl, rtol=1e-6)
+    logs = vae.train_on_batch(x, return_dict=True)
+    np.testing.assert_allclose(logs["reconstruction_loss"], per_image.mean(), rtol=1e-6)
+    # One SGD step of rate 1 moves each logit by minus the gradient of the
+    # mean loss: mean_n (sigmoid(l) - x_n), about +-0.5 at the saturated ones.
+    gradient = 1.0 / (1.0 + np.exp(-logits)) - flat.mean(axis=0)
+    np.testing.assert_allclose(
+        logits - pixels.bias.numpy(), gradient, rtol=1e-5, atol=1e-6
+    )
+    assert np.abs(gradient[np.abs(logits) >= 20]).min() > 0.1
+
+
+def test_convolutional_bernoulli_decoder_gives_its_logits_too():
+    # The convolutional decoder ends in Conv2D(sigmoid), with no Reshape.
+    decoder = build_vae_decoder(
+        IMAGE_SHAPE, latent_dim=LATENT_DIM, hidden_units=(), conv_filters=(4,)
+    )
+    pixels = decoder.get_layer("pixels")
+    kernel = np.zeros(pixels.kernel.shape, "float32")
+    pixels.set_weights([kernel, np.array([30.0], "float32")])  # sigmoid == 1.0
+    vae = VAE(fixed_encoder(), decoder, seed=0)
+    vae.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0))
+    logs = vae.train_on_batch(np.zeros((4, *IMAGE_SHAPE), "float32"), return_dict=True)
+    # softplus(30) per black pixel, where clipping would give -log(1e-7) = 16.1.
+    np.testing.assert_allclose(
+        logs["reconstruction_loss"], 64 * np.logaddexp(0.0, 30.0), rtol=1e-6
+    )
+
+
 # The conditional VAE.
 
 
@@ -359,6 +407,51 @@ def test_conditional_vae_generates_the_requested_classes(digits):
         cvae.sample(2, labels=10)
     with pytest.raises(ValueError, match="Expected \\(x, y\\) pairs"):
         cvae.fit(x_train[:64], epochs=1, verbose=0)
+
+
+def conditional_model(kind):
+    if kind == "cvae":
+        model = ConditionalVAE(
+            build_vae_encoder(IMAGE_SHAPE, 2, hidden_units=(8,), num_classes=3),
+            build_vae_decoder(IMAGE_SHAPE, 2, hidden_units=(8,), num_classes=3),
+            seed=0,
+        )
+        model.compile(optimizer=keras.optimizers.SGD(0.0))
+        return model
+    model = ConditionalGAN(
+        build_dense_generator(2, IMAGE_SHAPE, hidden_units=(8,), num_classes=3),
+        build_dense_discriminator(IMAGE_SHAPE, hidden_units=(8,), num_classes=3),
+        seed=0,
+    )
+    model.compile(
+        d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0)
+    )
+    return model
+
+
+@pytest.mark.parametrize("kind", ["cvae", "cgan"])
+def test_conditional_models_agree_on_labels(kind):
+    # Both take integer-valued labels in [0, num_classes), in any numeric
+    # dtype and shape (n,) or (n, 1), or one int for all; anything else is a
+    # ValueError in sample() and an InvalidArgumentError inside fit().
+    model = conditional_model(kind)
+    images = model.sample(3, labels=[0, 1, 2], seed=0)
+    assert images.shape == (3, *IMAGE_SHAPE)
+    for same in (np.array([[0.0], [1.0], [2.0]]), np.array([0, 1, 2], "int8")):
+        np.testing.assert_array_equal(model.sample(3, labels=same, seed=0), images)
+    np.testing.assert_array_equal(
+        model.sample(3, labels=2, seed=1), model.sample(3, labels=[2, 2, 2], seed=1)
+    )
+    for bad in (2.5, -1, 3, [0, 1], "a", np.nan, True):
+        with pytest.raises(ValueError, match=r"Expected integer labels in \[0, 3\)"):
+            model.sample(3, labels=bad, seed=0)
+    x = np.random.default_rng(2).uniform(size=(8, *IMAGE_SHAPE)).astype("float32")
+    model.fit(x, (np.arange(8) % 3).astype("float32"), batch_size=8, verbose=0)
+    for bad in (np.full(8, 1.5), np.full(8, 3), np.full(8, -1)):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=r"Expected integer labels in \[0, 3\)"
+        ):
+            model.fit(x, bad, batch_size=8, verbose=0)
 
 
 def test_convolutional_builders():
