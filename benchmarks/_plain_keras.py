@@ -2,7 +2,7 @@
 way Keras's documentation and the keras.io examples train them.
 
 Each reference has the same layers as the model that
-`keras_ae.comparison.train_model` trains (its networks come from the same
+`keras_ae.train.registry.train_model` trains (its networks come from the same
 builders), the same optimizer (Adam; for the autoencoders and VAEs at the
 course's initial step size 3e-3, held constant where the library decays it
 along a cosine, at the same cost per step), step sizes, critic steps and batch
@@ -36,14 +36,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_ae.autoencoders import (
-    build_conv_autoencoder,
-    build_dense_autoencoder,
-    build_dense_decoder,
-)
-from keras_ae.comparison import BETA, GAN_RECIPES, HIDDEN_UNITS, SPARSE_CODE_FACTOR
-from keras_ae.gan_experiments import build_gan
-from keras_ae.vae_builders import build_vae_decoder, build_vae_encoder
+from keras_ae.models.autoencoders import build_dense_autoencoder, build_dense_decoder
+from keras_ae.models.conv import build_conv_autoencoder
+from keras_ae.models.vae_builders import build_vae_decoder, build_vae_encoder
+from keras_ae.train.gan_recipes import GAN_RECIPES, build_gan
+from keras_ae.train.registry import BETA, HIDDEN_UNITS, SPARSE_CODE_FACTOR
 
 __all__ = ["Reference", "build_reference"]
 
@@ -165,7 +162,7 @@ def _autoencoder(kind, image_shape, code_size):
         )
         inputs = keras.Input(shape=image_shape)
         return keras.Model(inputs, decoder(encoder(inputs)))
-    # contractive: as keras_ae.comparison builds it, a one-layer sigmoid encoder
+    # contractive: as keras_ae.course.comparison builds it, a one-layer sigmoid encoder
     # and the dense decoder; the penalty by batch_jacobian, as tutorials write it.
     _, decoder = _dense_parts(image_shape, code_size, "sigmoid")
     inputs = keras.Input(shape=image_shape)
@@ -517,11 +514,11 @@ def build_reference(
     """Builds and compiles the plain-Keras reference of one course model kind.
 
     Args:
-        kind: One of `keras_ae.comparison.MODEL_KINDS`.
+        kind: One of `keras_ae.train.registry.MODEL_KINDS`.
         x: Training images `(N, H, W, C)` in [0, 1], float32.
         y: Integer labels (the conditional GAN's).
         code_size, latent_dim, batch_size, learning_rate, seed: As in
-            `keras_ae.comparison.train_model`.
+            `keras_ae.train.registry.train_model`.
         steps_per_execution: Keras's default 1, as in the examples; a larger
             value only to tell apart the cost of a step from the cost of
             calling it.

@@ -40,18 +40,18 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _timing import EpochTimer  # noqa: E402
 
-from keras_ae.autoencoders import (  # noqa: E402
+from keras_ae.data import add_gaussian_noise, load_dataset  # noqa: E402
+from keras_ae.models.autoencoders import (
     build_autoencoder,
     build_dense_decoder,
     build_dense_encoder,
 )
-from keras_ae.data import add_gaussian_noise, load_dataset  # noqa: E402
-from keras_ae.training import (  # noqa: E402
+from keras_ae.models.contractive import (
     ContractiveAutoencoder,
-    DenoisingAutoencoder,
     jacobian_frobenius_batch_jacobian,
     jacobian_frobenius_closed_form,
 )
+from keras_ae.models.denoising import DenoisingAutoencoder
 
 
 def plain_encoder(input_shape, code_size, hidden_units, code_activation):

@@ -12,8 +12,8 @@ Run from the repository root (with keras_ae installed, `pip install -e .`):
 (Times on the 2 shared CPU cores this was written on; the full course profile
 alone takes up to 30 min there.)
 
-1. Training throughput. For each kind of `keras_ae.comparison.MODEL_KINDS`,
-   samples per second of the model as `comparison.train_model` trains it,
+1. Training throughput. For each kind of `keras_ae.train.registry.MODEL_KINDS`,
+   samples per second of the model as `registry.train_model` trains it,
    against a plain Keras reference of the same architecture (goal: ratio >= 1.0).
    The references live in `benchmarks/_plain_keras.py`: the same networks (from
    the same builders), optimizer, step sizes, batch size and critic steps,
@@ -69,7 +69,7 @@ alone takes up to 30 min there.)
    function is then traced again), timed as in part 1. Keras's default
    `"auto"` turns XLA off on a CPU and on where there is a GPU.
 
-3. Course wall time: `keras_ae.course.run_course` over every notebook, in the
+3. Course wall time: `keras_ae.course.runner.run_course` over every notebook, in the
    fast profile (goal <= 5 min) and the full profile (goal <= 30 min) on a
    2-core machine. `--notebooks` runs a subset (then the goals do not apply).
 """
@@ -99,8 +99,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _plain_keras import build_reference  # noqa: E402
 from _timing import EpochTimer  # noqa: E402
 
-from keras_ae import comparison  # noqa: E402
 from keras_ae.data import load_dataset  # noqa: E402
+from keras_ae.train import registry
 
 say = functools.partial(print, flush=True)
 tf.get_logger().setLevel("ERROR")  # each kind's new model retraces: no warnings
@@ -142,20 +142,20 @@ def train_kwargs(num_epochs=1):
 
 def library_pipeline(kind, x, y):
     """The `tf.data` pipeline of `train_model` for `kind` (its own `_dataset`)."""
-    family = comparison.FAMILIES[kind]
+    family = registry.FAMILIES[kind]
     if kind == "conditional_gan":
         arrays = (x, np.asarray(y, "int64"))
     elif family in ("gan", "vae"):
         arrays = x
     else:
         arrays = (x, x)  # as train_model feeds every autoencoder
-    return comparison._dataset(arrays, BATCH_SIZE, SEED)
+    return registry._dataset(arrays, BATCH_SIZE, SEED)
 
 
 def trained_library_model(kind, x, y):
     """Returns the model of a 1-epoch `train_model`, its wall time, a fit function."""
     start = time.perf_counter()
-    model = comparison.train_model(kind, x, y, **train_kwargs()).model
+    model = registry.train_model(kind, x, y, **train_kwargs()).model
     seconds = time.perf_counter() - start
     dataset = library_pipeline(kind, x, y)
 
@@ -270,8 +270,8 @@ def check_references(kinds, x, y, num_epochs):
     for kind in kinds:
         reference = build_reference(kind, x, y, **_reference_kwargs())
         model = reference.model
-        trained = comparison.train_model(kind, x, y, **train_kwargs(num_epochs))
-        if comparison.FAMILIES[kind] == "gan":
+        trained = registry.train_model(kind, x, y, **train_kwargs(num_epochs))
+        if registry.FAMILIES[kind] == "gan":
             num_classes = 10 if kind == "conditional_gan" else 0
             before = _pixel_statistics_distance(model.generator, x, num_classes)
             history = reference.fit(num_epochs).history
@@ -357,9 +357,9 @@ def xla_table(kinds, x, y, rounds, epochs_per_round, course_images):
 
 
 def run_course_profile(profile, patterns, keep_dir):
-    from keras_ae import course
+    from keras_ae.course import runner
 
-    notebooks = course.select_notebooks(course.find_notebooks_dir(), patterns)
+    notebooks = runner.select_notebooks(runner.find_notebooks_dir(), patterns)
     if not notebooks:
         say(f"\nNo notebook matches {patterns}; course part skipped")
         return None
@@ -369,9 +369,9 @@ def run_course_profile(profile, patterns, keep_dir):
     say(f"\n## 3. Course, {profile} profile{subset}; output in {output}")
     # A full run must not inherit KERAS_AE_PROFILE=fast from this shell:
     # run_course only sets the variable for fast runs.
-    saved = os.environ.pop(course.PROFILE_ENV, None)
+    saved = os.environ.pop(runner.PROFILE_ENV, None)
     try:
-        report = course.run_course(
+        report = runner.run_course(
             notebooks,
             output,
             fast=profile == "fast",
@@ -379,7 +379,7 @@ def run_course_profile(profile, patterns, keep_dir):
         )
     finally:
         if saved is not None:
-            os.environ[course.PROFILE_ENV] = saved
+            os.environ[runner.PROFILE_ENV] = saved
         if not keep_dir:
             shutil.rmtree(output, ignore_errors=True)
     minutes = report["total_seconds"] / 60
@@ -435,8 +435,8 @@ def main():
     parser.add_argument(
         "--kinds",
         nargs="+",
-        choices=comparison.MODEL_KINDS,
-        default=list(comparison.MODEL_KINDS),
+        choices=registry.MODEL_KINDS,
+        default=list(registry.MODEL_KINDS),
         help="model kinds of part 1 (part 2 runs those of them it covers)",
     )
     parser.add_argument("--rounds", type=int, default=None)

@@ -7,7 +7,7 @@ Run from the repository root (keras_ae importable):
     KERAS_BACKEND=jax python benchmarks/bench_precision.py --json out.json
 
 It needs only Keras, NumPy and scikit-learn (the builders in
-`keras_ae.autoencoders` are plain Keras), so it also runs under the JAX
+`keras_ae.models.autoencoders` are plain Keras), so it also runs under the JAX
 backend on a machine without TensorFlow. The data are scikit-learn's digits
 enlarged to 32x32 (each pixel a 4x4 block), the training set tiled to
 `--samples` images.
@@ -33,10 +33,8 @@ import numpy as np  # noqa: E402
 from _timing import EpochTimer  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
-from keras_ae.autoencoders import (  # noqa: E402
-    build_conv_autoencoder,
-    build_dense_autoencoder,
-)
+from keras_ae.models.autoencoders import build_dense_autoencoder
+from keras_ae.models.conv import build_conv_autoencoder
 
 POLICIES = ("float32", "mixed_bfloat16")
 

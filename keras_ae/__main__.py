@@ -5,7 +5,7 @@ Commands:
     train     Train one model of the course; save it, a figure and its metadata.
     evaluate  Load a saved model and print the test metrics that apply to it.
 
-The work of `train` and `evaluate` is in `keras_ae.cli_models`; this module
+The work of `train` and `evaluate` is in `keras_ae.course.cli`; this module
 only parses arguments, and checks them before TensorFlow is imported.
 
 Example:
@@ -66,7 +66,7 @@ def _dataset_name(text):
 
 
 def _add_course_command(subcommands):
-    from keras_ae.course import DEFAULT_CELL_TIMEOUT
+    from keras_ae.course.runner import DEFAULT_CELL_TIMEOUT
 
     parser = subcommands.add_parser(
         "course",
@@ -118,13 +118,13 @@ def _add_course_command(subcommands):
 def _run_course_command(args, parser):
     from pathlib import Path
 
-    from keras_ae import course
+    from keras_ae.course import runner
 
     try:
-        notebooks_dir = course.find_notebooks_dir(args.notebooks_dir)
+        notebooks_dir = runner.find_notebooks_dir(args.notebooks_dir)
     except ValueError as error:
         parser.error(str(error))
-    notebooks = course.select_notebooks(notebooks_dir, args.notebooks)
+    notebooks = runner.select_notebooks(notebooks_dir, args.notebooks)
     if not notebooks:
         wanted = f" matching {args.notebooks}" if args.notebooks else ""
         parser.error(f"no notebooks{wanted} in {notebooks_dir}")
@@ -132,9 +132,9 @@ def _run_course_command(args, parser):
     profile = "fast" if args.fast else "full"
     # For the estimate of the time left: the published times of the last full
     # and fast runs, overridden by the last run of this profile in `output`.
-    expected = course.published_seconds(notebooks_dir.parent, profile)
-    expected.update(course.previous_seconds(output, profile))
-    report = course.run_course(
+    expected = runner.published_seconds(notebooks_dir.parent, profile)
+    expected.update(runner.previous_seconds(output, profile))
+    report = runner.run_course(
         notebooks,
         output,
         fast=args.fast,
@@ -147,7 +147,7 @@ def _run_course_command(args, parser):
 
 
 # train and evaluate. Their arguments are checked here, before the handler
-# imports keras_ae.cli_models' heavy parts (TensorFlow takes seconds to load).
+# imports keras_ae.course.cli' heavy parts (TensorFlow takes seconds to load).
 
 
 def _positive_int(text):
@@ -186,7 +186,7 @@ def _learning_rate(text):
 
 def _name(text):
     """Model and data set names: `beta-vae` is `beta_vae`, `MNIST` is `mnist`."""
-    from keras_ae.cli_models import normalize_kind
+    from keras_ae.course.cli import normalize_kind
 
     return normalize_kind(text)
 
@@ -200,15 +200,16 @@ def _keras_path(text):
 
 
 def _add_train_command(subcommands):
-    from keras_ae import cli_models
+    from keras_ae.course import cli
+    from keras_ae.train.kinds import MODEL_KINDS
 
-    kinds = ", ".join(cli_models.MODEL_KINDS)
+    kinds = ", ".join(MODEL_KINDS)
     parser = subcommands.add_parser(
         "train",
         one_line_errors=True,
         help="train one model of the course and save it (.keras, .png, .json)",
         description=(
-            "Train one model of the course (keras_ae.comparison.train_model) and "
+            "Train one model of the course (keras_ae.train.registry.train_model) and "
             "save it as a .keras file, with a figure of reconstructions or samples "
             "(.png) and the training settings (.json) next to it. "
             f"MODEL is one of: {kinds}."
@@ -223,17 +224,17 @@ def _add_train_command(subcommands):
     parser.add_argument(
         "model",
         type=_name,
-        choices=cli_models.MODEL_KINDS,
+        choices=MODEL_KINDS,
         metavar="MODEL",
         help="the kind of model ('-' may stand for '_')",
     )
     parser.add_argument(
         "--dataset",
         type=_name,
-        choices=cli_models.DATASETS,
+        choices=cli.DATASETS,
         metavar="NAME",
         help=(
-            f"one of {', '.join(cli_models.DATASETS)} (default: $KERAS_AE_DATASET "
+            f"one of {', '.join(cli.DATASETS)} (default: $KERAS_AE_DATASET "
             "or mnist_5k; the full MNIST sets fall back to mnist_5k when offline)"
         ),
     )
@@ -243,14 +244,14 @@ def _add_train_command(subcommands):
         metavar="N",
         help=(
             "code size of an autoencoder, latent size of a VAE "
-            f"(default: {cli_models.DEFAULT_CODE_SIZE})"
+            f"(default: {cli.DEFAULT_CODE_SIZE})"
         ),
     )
     parser.add_argument(
         "--latent-dim",
         type=_positive_int,
         metavar="N",
-        help=f"noise size of a GAN (default: {cli_models.DEFAULT_LATENT_DIM})",
+        help=f"noise size of a GAN (default: {cli.DEFAULT_LATENT_DIM})",
     )
     parser.add_argument(
         "--epochs",
@@ -258,16 +259,16 @@ def _add_train_command(subcommands):
         metavar="N",
         help=(
             "passes over the training images (default: "
-            + ", ".join(f"{n} on {d}" for d, n in cli_models.DEFAULT_EPOCHS.items())
-            + f", {cli_models.OTHER_EPOCHS} on the full MNIST sets)"
+            + ", ".join(f"{n} on {d}" for d, n in cli.DEFAULT_EPOCHS.items())
+            + f", {cli.OTHER_EPOCHS} on the full MNIST sets)"
         ),
     )
     parser.add_argument(
         "--batch-size",
         type=_positive_int,
-        default=cli_models.DEFAULT_BATCH_SIZE,
+        default=cli.DEFAULT_BATCH_SIZE,
         metavar="N",
-        help=f"images per step (default: {cli_models.DEFAULT_BATCH_SIZE})",
+        help=f"images per step (default: {cli.DEFAULT_BATCH_SIZE})",
     )
     parser.add_argument(
         "--learning-rate",
@@ -275,7 +276,7 @@ def _add_train_command(subcommands):
         metavar="X",
         help=(
             "initial Adam step of an autoencoder or VAE, decayed to 0 "
-            f"(default: {cli_models.DEFAULT_LEARNING_RATE}; GANs use the tuned "
+            f"(default: {cli.DEFAULT_LEARNING_RATE}; GANs use the tuned "
             "recipes of notebook 07)"
         ),
     )
@@ -304,9 +305,10 @@ def _add_train_command(subcommands):
 
 
 def _run_train_command(args, parser):
-    from keras_ae import cli_models
+    from keras_ae.course import cli
+    from keras_ae.train.kinds import FAMILIES
 
-    family = cli_models.FAMILIES[args.model]
+    family = FAMILIES[args.model]
     if family == "gan":
         if args.code_size is not None:
             parser.error(
@@ -321,14 +323,14 @@ def _run_train_command(args, parser):
         parser.error(f"--latent-dim does not apply to {args.model}: use --code-size")
     # Figures are only saved: no window system needed (unless one was chosen).
     os.environ.setdefault("MPLBACKEND", "Agg")
-    cli_models.train(
+    cli.train(
         args.model,
         dataset=args.dataset,
-        code_size=args.code_size or cli_models.DEFAULT_CODE_SIZE,
-        latent_dim=args.latent_dim or cli_models.DEFAULT_LATENT_DIM,
+        code_size=args.code_size or cli.DEFAULT_CODE_SIZE,
+        latent_dim=args.latent_dim or cli.DEFAULT_LATENT_DIM,
         num_epochs=args.epochs,
         batch_size=args.batch_size,
-        learning_rate=args.learning_rate or cli_models.DEFAULT_LEARNING_RATE,
+        learning_rate=args.learning_rate or cli.DEFAULT_LEARNING_RATE,
         seed=args.seed,
         output=args.output,
         quiet=args.quiet,
@@ -337,7 +339,7 @@ def _run_train_command(args, parser):
 
 
 def _add_evaluate_command(subcommands):
-    from keras_ae import cli_models
+    from keras_ae.course import cli
 
     parser = subcommands.add_parser(
         "evaluate",
@@ -356,7 +358,7 @@ def _add_evaluate_command(subcommands):
     parser.add_argument(
         "--dataset",
         type=_name,
-        choices=cli_models.DATASETS,
+        choices=cli.DATASETS,
         metavar="NAME",
         help="data set to measure on (default: the one the model was trained on)",
     )
@@ -374,16 +376,16 @@ def _add_evaluate_command(subcommands):
 
 
 def _run_evaluate_command(args):
-    from keras_ae import cli_models
+    from keras_ae.course import cli_evaluate
 
-    path = cli_models.check_model_file(args.model_file)  # fails before TensorFlow
+    path = cli_evaluate.check_model_file(args.model_file)  # fails before TensorFlow
     if args.json:
-        with cli_models.stdout_to_stderr():
-            report = cli_models.evaluate(path, dataset=args.dataset, seed=args.seed)
-        print(cli_models.report_json(report))
+        with cli_evaluate.stdout_to_stderr():
+            report = cli_evaluate.evaluate(path, dataset=args.dataset, seed=args.seed)
+        print(cli_evaluate.report_json(report))
     else:
-        report = cli_models.evaluate(path, dataset=args.dataset, seed=args.seed)
-        print(cli_models.format_report(report))
+        report = cli_evaluate.evaluate(path, dataset=args.dataset, seed=args.seed)
+        print(cli_evaluate.format_report(report))
     return 0
 
 
@@ -416,7 +418,7 @@ def main(argv=None):
         unreadable model file; `error: ...` on one line of stderr), 2 for a
         usage error (argparse prints the reason).
     """
-    from keras_ae.cli_models import CommandError
+    from keras_ae.course.cli import CommandError
 
     parser = build_parser()
     try:

@@ -10,6 +10,11 @@ that says what to change instead of an obscure error deep inside Keras.
 
 import os
 
+__all__ = [
+    "require_tensorflow_backend",
+    "BACKEND_ENV",
+]
+
 BACKEND_ENV = "KERAS_BACKEND"
 
 

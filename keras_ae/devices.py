@@ -559,12 +559,13 @@ def mixed_precision_policy():
 def use_mixed_precision(policy="auto", *, verbose=True):
     """Sets Keras's global dtype policy; call it before building models.
 
-    The builders of `keras_ae.autoencoders`, `keras_ae.vae_builders`,
-    `keras_ae.gan_builders` and the models of `keras_ae.comparison` keep the
+    The builders of `keras_ae.models.autoencoders`, `keras_ae.models.vae_builders`,
+    `keras_ae.models.gan_builders` and the models of `keras_ae.train.registry` keep
+    the
     layers whose outputs enter a loss or a penalty in float32 (codes, pixels,
     a VAE's mean and log-variance, a discriminator's logits), so their losses
     are computed in float32; weights stay float32 too. Models you build
-    yourself (and those of `keras_ae.applications`) need `dtype="float32"` on
+    yourself (and those of `keras_ae.models.applications`) need `dtype="float32"` on
     such layers.
 
     Args:

@@ -5,6 +5,14 @@ import random
 
 import numpy as np
 
+__all__ = [
+    "set_seed",
+    "profile",
+    "pick",
+    "PROFILE_ENV",
+    "PROFILES",
+]
+
 PROFILE_ENV = "KERAS_AE_PROFILE"
 PROFILES = ("full", "fast")
 

@@ -12,8 +12,8 @@ import sys
 import keras
 import numpy as np
 
-import keras_ae.layers  # noqa: F401  (registers the custom layers before loading)
-from keras_ae.layers import DenseTranspose
+import keras_ae.models.layers  # noqa: F401  (registers the custom layers before loading)
+from keras_ae.models.layers import DenseTranspose
 
 
 def tie_report(model):

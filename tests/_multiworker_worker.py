@@ -46,13 +46,17 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_ae.autoencoders import build_dense_autoencoder  # noqa: E402
-from keras_ae.gan_builders import (  # noqa: E402
+from keras_ae.models.autoencoders import build_dense_autoencoder  # noqa: E402
+from keras_ae.models.gan_builders import (  # noqa: E402
     build_dense_discriminator,
     build_dense_generator,
 )
-from keras_ae.gans import GAN  # noqa: E402
-from keras_ae.vae import VAE, build_vae_decoder, build_vae_encoder  # noqa: E402
+from keras_ae.models.gans import GAN  # noqa: E402
+from keras_ae.models.vae import VAE  # noqa: E402
+from keras_ae.models.vae_builders import (  # noqa: E402
+    build_vae_decoder,
+    build_vae_encoder,
+)
 
 IMAGE_SHAPE = (8, 8, 1)
 NUM_IMAGES = 48

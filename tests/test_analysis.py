@@ -8,8 +8,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from keras_ae import analysis
-from keras_ae.analysis import (
+from keras_ae.evaluate import analysis
+from keras_ae.evaluate.analysis import (
     code_sensitivity,
     linear_probe_accuracy,
     time_callable,

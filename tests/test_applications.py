@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_ae import applications
+from keras_ae.evaluate import baselines
+from keras_ae.models import applications
 
 
 def _smooth_images(n=6, size=16, channels=1, seed=0):
@@ -22,24 +23,24 @@ def _smooth_images(n=6, size=16, channels=1, seed=0):
 
 def test_quantize_round_trip_matches_closed_form():
     values = np.array([-1.0, -0.25, 0.1, 0.5, 2.0])
-    levels, low, high = applications.quantize(values, bits=2, low=-1.0, high=0.5)
+    levels, low, high = baselines.quantize(values, bits=2, low=-1.0, high=0.5)
     # 2 bits: levels 0..3 over [-1, 0.5], step 0.5; 2.0 is clipped to 0.5.
     np.testing.assert_array_equal(levels, [0, 2, 2, 3, 3])
     np.testing.assert_allclose(
-        applications.dequantize(levels, 2, low, high), [-1.0, 0.0, 0.0, 0.5, 0.5]
+        baselines.dequantize(levels, 2, low, high), [-1.0, 0.0, 0.0, 0.5, 0.5]
     )
     values = np.random.default_rng(0).normal(size=1000)
-    levels, low, high = applications.quantize(values, bits=8)
+    levels, low, high = baselines.quantize(values, bits=8)
     assert levels.min() == 0 and levels.max() == 255
-    error = np.abs(applications.dequantize(levels, 8, low, high) - values)
+    error = np.abs(baselines.dequantize(levels, 8, low, high) - values)
     assert error.max() <= (high - low) / 255 / 2 + 1e-6
 
 
 def test_quantize_rejects_bad_arguments():
     with pytest.raises(ValueError, match="bits"):
-        applications.quantize([0.0, 1.0], bits=0)
+        baselines.quantize([0.0, 1.0], bits=0)
     with pytest.raises(ValueError, match="high > low"):
-        applications.quantize([1.0, 1.0])
+        baselines.quantize([1.0, 1.0])
 
 
 def test_quantized_roundtrip_of_pca_matches_numpy():
@@ -56,7 +57,7 @@ def test_quantized_roundtrip_of_pca_matches_numpy():
     def decode(codes):
         return pca.inverse_transform(codes).reshape(x_test.shape)
 
-    images = applications.quantized_roundtrip(encode, decode, x_train, x_test, bits=4)
+    images = baselines.quantized_roundtrip(encode, decode, x_train, x_test, bits=4)
     # By hand: range of the training codes, 15 steps, round, back, decode, clip.
     train_codes, test_codes = pca.transform(flat_train), pca.transform(flat_test)
     low, high = train_codes.min(), train_codes.max()
@@ -69,7 +70,7 @@ def test_quantized_roundtrip_of_pca_matches_numpy():
     errors = [
         np.mean(
             (
-                applications.quantized_roundtrip(encode, decode, x_train, x_test, bits)
+                baselines.quantized_roundtrip(encode, decode, x_train, x_test, bits)
                 - np.clip(exact, 0, 1)
             )
             ** 2
@@ -78,12 +79,12 @@ def test_quantized_roundtrip_of_pca_matches_numpy():
     ]
     assert errors[0] > errors[1] > errors[2]
     with pytest.raises(ValueError, match="x_test's shape"):
-        applications.quantized_roundtrip(encode, pca.inverse_transform, x_train, x_test)
+        baselines.quantized_roundtrip(encode, pca.inverse_transform, x_train, x_test)
 
 
 def test_jpeg_roundtrip_matches_pillow_on_the_mosaic():
     images = _smooth_images()
-    decoded, size = applications.jpeg_roundtrip(images, quality=50)
+    decoded, size = baselines.jpeg_roundtrip(images, quality=50)
     pixels = np.rint(images * 255).astype("uint8").reshape(-1, 16)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(
@@ -99,17 +100,15 @@ def test_jpeg_roundtrip_matches_pillow_on_the_mosaic():
 
 def test_jpeg_at_byte_budget_is_the_best_quality_that_fits():
     images = _smooth_images(n=8, channels=3)
-    _, size_high = applications.jpeg_roundtrip(images, 90)
-    _, size_low = applications.jpeg_roundtrip(images, 10)
+    _, size_high = baselines.jpeg_roundtrip(images, 90)
+    _, size_low = baselines.jpeg_roundtrip(images, 10)
     budget = (size_high + size_low) / 2
-    decoded, size, quality = applications.jpeg_at_byte_budget(images, budget)
+    decoded, size, quality = baselines.jpeg_at_byte_budget(images, budget)
     assert size <= budget
-    assert applications.jpeg_roundtrip(images, quality + 1)[1] > budget
-    np.testing.assert_array_equal(
-        decoded, applications.jpeg_roundtrip(images, quality)[0]
-    )
+    assert baselines.jpeg_roundtrip(images, quality + 1)[1] > budget
+    np.testing.assert_array_equal(decoded, baselines.jpeg_roundtrip(images, quality)[0])
     # A budget below quality 1 returns quality 1, over budget.
-    _, size, quality = applications.jpeg_at_byte_budget(images, 1)
+    _, size, quality = baselines.jpeg_at_byte_budget(images, 1)
     assert quality == 1 and size > 1
 
 

@@ -1,4 +1,6 @@
-"""Tests for keras_ae.autoencoders against NumPy, closed forms and scikit-learn PCA."""
+"""Tests for keras_ae.models.autoencoders against NumPy, closed forms and scikit-learn
+PCA.
+"""
 
 import json
 import subprocess
@@ -15,7 +17,9 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
 import keras_ae  # noqa: F401  (selects the TensorFlow backend)
-from keras_ae import autoencoders as ae
+from keras_ae.evaluate import metrics
+from keras_ae.models import autoencoders as ae
+from keras_ae.models import conv
 from keras_ae.utils import set_seed
 
 SHAPES = [(8, 8, 1), (28, 28, 1), (32, 32, 3)]
@@ -185,16 +189,22 @@ def test_principal_angles_match_scipy_and_a_closed_form():
     tilted = np.array([[1.0, 0.0], [0.0, np.cos(np.pi / 6)], [0.0, np.sin(np.pi / 6)]])
 
     np.testing.assert_allclose(
-        ae.principal_angles(a, b), np.sort(np.degrees(subspace_angles(a, b))), atol=1e-6
+        metrics.principal_angles(a, b),
+        np.sort(np.degrees(subspace_angles(a, b))),
+        atol=1e-6,
     )
     np.testing.assert_allclose(
-        ae.principal_angles(plane, tilted), [0.0, 30.0], atol=1e-6
+        metrics.principal_angles(plane, tilted), [0.0, 30.0], atol=1e-6
     )
     np.testing.assert_allclose(
-        ae.principal_angles(plane, plane @ [[2.0, 1.0], [1.0, 3.0]]), [0, 0], atol=1e-6
+        metrics.principal_angles(plane, plane @ [[2.0, 1.0], [1.0, 3.0]]),
+        [0, 0],
+        atol=1e-6,
     )
     np.testing.assert_allclose(
-        ae.principal_angles(plane, tilted, degrees=False), [0.0, np.pi / 6], atol=1e-8
+        metrics.principal_angles(plane, tilted, degrees=False),
+        [0.0, np.pi / 6],
+        atol=1e-8,
     )
 
 
@@ -208,12 +218,12 @@ def test_principal_angles_resolve_tiny_angles_and_dependent_columns():
     assert np.cos(tilt) == 1.0
 
     np.testing.assert_allclose(
-        ae.principal_angles(plane, tilted), [0.0, 1e-7], rtol=1e-6, atol=1e-12
+        metrics.principal_angles(plane, tilted), [0.0, 1e-7], rtol=1e-6, atol=1e-12
     )
     # Two equal columns span a line: one angle, that of the line with the plane.
     line = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]])
     np.testing.assert_allclose(
-        ae.principal_angles(line, plane),
+        metrics.principal_angles(line, plane),
         [np.degrees(np.arccos(np.sqrt(2.0 / 3.0)))],
         atol=1e-9,
     )
@@ -257,7 +267,7 @@ def test_linear_autoencoder_learns_the_pca_subspace():
 
     test_mse = np.mean((model.predict(x_test, verbose=0) - x_test) ** 2)
     kernel = model.get_layer("decoder").get_layer("pixels").kernel.numpy()
-    angles = ae.principal_angles(kernel.T, pca.components_.T)
+    angles = metrics.principal_angles(kernel.T, pca.components_.T)
     # Measured (seeds 0-4): MSE ratio within 1e-5 of 1, largest angle 0.04 deg.
     # After only 2000 steps the largest angle ranged from 0.03 to 4.4 degrees.
     assert test_mse == pytest.approx(pca_mse, rel=0.005)
@@ -287,7 +297,7 @@ def conv_param_count(shape, code_size, filters, kernel_size=3):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_conv_autoencoder_shapes_and_parameter_counts(shape):
     set_seed(0)
-    model = ae.build_conv_autoencoder(shape, code_size=16, filters=(32, 64))
+    model = conv.build_conv_autoencoder(shape, code_size=16, filters=(32, 64))
     encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
     x = random_images(shape)
 
@@ -319,7 +329,7 @@ def test_conv_parameter_count_by_hand():
     # conv 3*3*1*32+32 = 320, conv 3*3*32*64+64 = 18,496, dense 7*7*64*16+16 = 50,192;
     # dense 16*3136+3136 = 53,312, deconv 3*3*64*64+64 = 36,928,
     # deconv 3*3*64*32+32 = 18,464, conv 3*3*32*1+1 = 289.
-    model = ae.build_conv_autoencoder((28, 28, 1), code_size=16)
+    model = conv.build_conv_autoencoder((28, 28, 1), code_size=16)
 
     assert model.get_layer("encoder").count_params() == 320 + 18_496 + 50_192
     assert model.get_layer("decoder").count_params() == 53_312 + 36_928 + 18_464 + 289
@@ -337,7 +347,7 @@ def test_models_load_in_a_fresh_process_with_identical_predictions(tmp_path):
             (8, 8, 1), 4, (16, 8), tied_weights=True
         ),
         "linear": lambda: ae.build_linear_autoencoder((8, 8, 1), 4),
-        "conv": lambda: ae.build_conv_autoencoder((8, 8, 1), 4, filters=(8, 16)),
+        "conv": lambda: conv.build_conv_autoencoder((8, 8, 1), 4, filters=(8, 16)),
     }
     x = random_images((8, 8, 1), num=16)
     jobs, expected, param_counts = [], {}, {}
@@ -432,29 +442,29 @@ BAD_ARGUMENTS = [
         r"Expected code_size > 0\. Received: code_size=0",
     ),
     (
-        bad_call(ae.build_conv_encoder, input_shape=(28, 28)),
+        bad_call(conv.build_conv_encoder, input_shape=(28, 28)),
         r"Expected input_shape to be a tuple \(height, width, channels\) "
         r".*Received: input_shape=\(28, 28\)",
     ),
     (
-        bad_call(ae.build_conv_encoder, input_shape=(30, 30, 1)),
+        bad_call(conv.build_conv_encoder, input_shape=(30, 30, 1)),
         r"Expected input height and width divisible by 4 \(2 \*\* len\(filters\)\)\. "
         r"Received: input_shape=\(30, 30, 1\)",
     ),
     (
-        bad_call(ae.build_conv_decoder, output_shape=(28, 28, 1), filters=(8, 8, 8)),
+        bad_call(conv.build_conv_decoder, output_shape=(28, 28, 1), filters=(8, 8, 8)),
         r"Expected output height and width divisible by 8 "
         r".*Received: output_shape=\(28, 28, 1\)",
     ),
     (
-        bad_call(ae.build_conv_autoencoder, filters=()),
+        bad_call(conv.build_conv_autoencoder, filters=()),
         r"Expected filters to be a non-empty tuple .*Received: filters=\(\)",
     ),
     (
-        bad_call(ae.build_conv_encoder, kernel_size=0),
+        bad_call(conv.build_conv_encoder, kernel_size=0),
         r"Expected kernel_size > 0\. Received: kernel_size=0",
     ),
-    (bad_call(ae.build_conv_decoder, activation=3), r"Received: activation=3"),
+    (bad_call(conv.build_conv_decoder, activation=3), r"Received: activation=3"),
 ]
 
 
@@ -488,13 +498,13 @@ def test_mismatched_parts_raise_value_errors():
         ValueError,
         match=r"same number of rows\. Received: a.shape=\(3, 2\), b.shape=\(4, 2\)",
     ):
-        ae.principal_angles(np.ones((3, 2)), np.ones((4, 2)))
+        metrics.principal_angles(np.ones((3, 2)), np.ones((4, 2)))
     with pytest.raises(ValueError, match=r"Expected non-empty data"):
         ae.default_loss(np.array([]))
 
 
 def test_dense_pixels_is_a_dense_map_reshaped_and_float32_in_bfloat16():
-    from keras_ae.autoencoders import dense_pixels
+    from keras_ae.models.autoencoders import dense_pixels
 
     features = keras.Input((5,))
     model = keras.Model(features, dense_pixels(features, (2, 3, 1), "sigmoid"))

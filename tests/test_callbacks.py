@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ae.callbacks import EpochLogger, SampleGrid
+from keras_ae.train.callbacks import EpochLogger, SampleGrid
 
 
 def test_epoch_logger_prints_every_nth_and_last_epoch(capsys):
@@ -38,8 +38,11 @@ class _Recorder(keras.callbacks.Callback):
 
 
 def _small_gan(num_classes=None, seed=0):
-    from keras_ae.gan_builders import build_dense_discriminator, build_dense_generator
-    from keras_ae.gans import GAN, ConditionalGAN
+    from keras_ae.models.gan_builders import (
+        build_dense_discriminator,
+        build_dense_generator,
+    )
+    from keras_ae.models.gans import GAN, ConditionalGAN
 
     keras.utils.set_random_seed(seed)
     generator = build_dense_generator(
@@ -97,7 +100,7 @@ def test_sample_grid_with_given_points_epochs_and_labels():
 def test_sample_grid_uses_a_decoder_and_plots_rows():
     from matplotlib.figure import Figure
 
-    from keras_ae.training import DenoisingAutoencoder
+    from keras_ae.models.denoising import DenoisingAutoencoder
 
     keras.utils.set_random_seed(2)
     inputs = keras.Input((8, 8, 1))

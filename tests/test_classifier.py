@@ -1,4 +1,4 @@
-"""Tests for keras_ae.classifier: accuracy, determinism, caching, features."""
+"""Tests for keras_ae.evaluate.classifier: accuracy, determinism, caching, features."""
 
 import random
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from tensorflow.python.framework import config as tf_config
 
-from keras_ae import classifier
 from keras_ae.data import load_dataset
+from keras_ae.evaluate import classifier
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_get_classifier_trains_once_then_loads(
     )
     line = capsys.readouterr().out.strip()
     assert line == (
-        "keras_ae.classifier: digits 8x8 classifier, test accuracy "
+        "keras_ae.evaluate.classifier: digits 8x8 classifier, test accuracy "
         f"{test_accuracy:.3f} (trained, saved to {path})"
     )
 
@@ -104,7 +104,7 @@ def test_get_classifier_trains_once_then_loads(
         loaded.predict(x_test, verbose=0), model.predict(x_test, verbose=0)
     )
     assert capsys.readouterr().out.strip() == (
-        "keras_ae.classifier: digits 8x8 classifier, test accuracy "
+        "keras_ae.evaluate.classifier: digits 8x8 classifier, test accuracy "
         f"{test_accuracy:.3f} (loaded from {path})"
     )
 

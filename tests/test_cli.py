@@ -1,4 +1,4 @@
-"""Tests of `python -m keras_ae train` and `evaluate` (keras_ae.cli_models).
+"""Tests of `python -m keras_ae train` and `evaluate` (keras_ae.course.cli).
 
 A few kinds are trained for one or two epochs in-process (`main([...])`) once
 per module; evaluate's numbers are checked against NumPy, scikit-learn's PCA
@@ -21,9 +21,10 @@ import scipy.linalg
 from sklearn.decomposition import PCA
 
 import keras_ae
-from keras_ae import cli_models
 from keras_ae.__main__ import main
+from keras_ae.course import cli
 from keras_ae.data import load_dataset
+from keras_ae.train import registry
 
 
 def _run(argv):
@@ -76,10 +77,11 @@ def trained(tmp_path_factory):
 
 
 def test_model_kinds_and_data_sets_match_the_library():
-    from keras_ae import course, data
+    from keras_ae import data
+    from keras_ae.course import runner
 
-    assert cli_models.DATASETS == data.KNOWN_DATASETS
-    assert course.DEFAULT_DATASET == data.DEFAULT_DATASET
+    assert cli.DATASETS == data.KNOWN_DATASETS
+    assert runner.DEFAULT_DATASET == data.DEFAULT_DATASET
 
 
 @pytest.mark.parametrize("kind", ["undercomplete", "vae", "dense_gan"])
@@ -93,7 +95,7 @@ def test_train_writes_model_figure_and_metadata(trained, kind):
         "dense_gan": {"latent_dim": 16, "num_epochs": 1, "seed": 3},
     }[kind]
     assert metadata["kind"] == kind
-    assert metadata["family"] == cli_models.FAMILIES[kind]
+    assert metadata["family"] == registry.FAMILIES[kind]
     dataset, shape = (
         ("mnist_5k", [28, 28, 1])
         if kind == "dense_gan"
@@ -196,7 +198,7 @@ def test_evaluate_vae_reconstructs_the_posterior_mean(trained, digits):
     z_mean = vae.encoder.predict(x_test, verbose=0)[0]
     reconstructions = vae.decoder.predict(z_mean, verbose=0)
     assert metrics["mse"] == pytest.approx(np.mean((x_test - reconstructions) ** 2))
-    expected_elbo = vae.test_elbo(x_test, num_samples=cli_models.ELBO_SAMPLES, seed=0)
+    expected_elbo = vae.test_elbo(x_test, num_samples=cli.ELBO_SAMPLES, seed=0)
     assert metrics["test_elbo"] == pytest.approx(expected_elbo, rel=1e-6)
     # Bernoulli likelihood of 64 pixels: -ELBO between 0 and 64 log 2 nats
     # (an untrained decoder) plus the KL term.
@@ -214,7 +216,7 @@ def _frechet_distance(a, b):
 
 
 def test_evaluate_gan_sample_quality_against_a_reference(trained, mnist_5k):
-    from keras_ae.classifier import features, get_classifier
+    from keras_ae.evaluate.classifier import features, get_classifier
 
     _, (x_val, _), (x_test, _), _ = mnist_5k
     path, _ = trained["dense_gan"]
@@ -242,7 +244,7 @@ def test_evaluate_gan_sample_quality_against_a_reference(trained, mnist_5k):
 
 
 def test_progress_line_format():
-    progress = cli_models.EpochProgress(10, stream=io.StringIO(), dynamic=False)
+    progress = cli.EpochProgress(10, stream=io.StringIO(), dynamic=False)
     logs = {"kl_loss": 0.125, "loss": 25.04, "kl_weight": 1.0}
     line = progress.format_line(5, logs, elapsed=65.2, remaining=30.4)
     assert line == (
@@ -252,7 +254,7 @@ def test_progress_line_format():
 
 def test_progress_rewrites_one_line_on_a_terminal():
     stream = io.StringIO()
-    progress = cli_models.EpochProgress(3, stream=stream, dynamic=True)
+    progress = cli.EpochProgress(3, stream=stream, dynamic=True)
     for epoch in (1, 2, 3):
         progress.update(epoch, {"loss": 1.0 / epoch})
     assert "\n" not in stream.getvalue()
@@ -263,7 +265,7 @@ def test_progress_rewrites_one_line_on_a_terminal():
 
 def test_progress_writes_a_tenth_of_the_lines_to_a_log():
     stream = io.StringIO()
-    progress = cli_models.EpochProgress(100, stream=stream, dynamic=False)
+    progress = cli.EpochProgress(100, stream=stream, dynamic=False)
     for epoch in range(1, 101):
         progress.update(epoch, {"d_loss": 0.7, "g_loss": 0.9, "d_real": 0.5})
     progress.close()
@@ -344,7 +346,7 @@ def test_help_lists_every_model_kind():
     code, out, _ = _run(["train", "--help"])
     assert code == 0
     text = " ".join(out.split())
-    assert all(kind in text for kind in cli_models.MODEL_KINDS)
+    assert all(kind in text for kind in registry.MODEL_KINDS)
 
 
 def test_evaluate_refuses_a_sidecar_that_names_another_kind(trained, tmp_path):

@@ -2,8 +2,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ae import comparison, evaluation
-from keras_ae.metrics import one_class_auroc
+from keras_ae.course import comparison
+from keras_ae.evaluate import protocols
+from keras_ae.evaluate.metrics import one_class_auroc
+from keras_ae.train import gan_recipes, registry
 
 
 def _digits_like(num_images=96, seed=0):
@@ -22,19 +24,19 @@ def data():
 
 
 def test_kinds_and_families():
-    assert len(comparison.MODEL_KINDS) == 11
-    assert set(comparison.FAMILIES.values()) == {"autoencoder", "vae", "gan"}
+    assert len(registry.MODEL_KINDS) == 11
+    assert set(registry.FAMILIES.values()) == {"autoencoder", "vae", "gan"}
     with pytest.raises(ValueError, match="Expected kind"):
-        comparison.train_model("pca", np.zeros((4, 8, 8, 1)))
+        registry.train_model("pca", np.zeros((4, 8, 8, 1)))
     with pytest.raises(ValueError, match="num_epochs > 0"):
-        comparison.train_model("vae", np.zeros((4, 8, 8, 1)), num_epochs=0)
+        registry.train_model("vae", np.zeros((4, 8, 8, 1)), num_epochs=0)
     with pytest.raises(ValueError, match="y_train"):
-        comparison.train_model("conditional_gan", np.zeros((4, 8, 8, 1)))
+        registry.train_model("conditional_gan", np.zeros((4, 8, 8, 1)))
 
 
 def test_autoencoder_row_matches_numpy(data):
     (x_train, y_train), (x_test, y_test) = data
-    trained = comparison.train_model(
+    trained = registry.train_model(
         "undercomplete", x_train, num_epochs=2, batch_size=32
     )
     row = comparison.measure(trained, x_train, y_train, x_test, y_test)
@@ -50,13 +52,13 @@ def test_autoencoder_row_matches_numpy(data):
 
 
 def test_measure_with_a_validation_split(data):
-    from keras_ae.classifier import build_classifier, features
-    from keras_ae.metrics import frechet_distance
+    from keras_ae.evaluate.classifier import build_classifier, features
+    from keras_ae.evaluate.metrics import frechet_distance
     from keras_ae.utils import set_seed
 
     (x_train, y_train), (x_test, y_test) = data
     x_val, y_val = _digits_like(30, seed=2)
-    trained = comparison.train_model("vae", x_train, num_epochs=1, code_size=2)
+    trained = registry.train_model("vae", x_train, num_epochs=1, code_size=2)
     set_seed(0)
     classifier = build_classifier(input_shape=(8, 8, 1), num_classes=2)
     row = comparison.measure(
@@ -81,10 +83,8 @@ def test_measure_with_a_validation_split(data):
     assert row["smallest_class"] == pytest.approx(counts.min() / 40)
     assert row["largest_class"] == pytest.approx(counts.max() / 40)
     # The probe's C was chosen on the validation split; no baselines asked for.
-    codes = [
-        evaluation._apply(trained.encoder, x, 64) for x in (x_train, x_val, x_test)
-    ]
-    expected = evaluation.tuned_probe_accuracy(
+    codes = [protocols._apply(trained.encoder, x, 64) for x in (x_train, x_val, x_test)]
+    expected = protocols.tuned_probe_accuracy(
         codes[0], y_train, codes[1], y_val, codes[2], y_test
     )
     assert row["probe_codes"] == pytest.approx(expected["test"])
@@ -94,15 +94,15 @@ def test_measure_with_a_validation_split(data):
 
 
 def test_contractive_is_notebook_04s_encoder_with_the_closed_form(data):
-    from keras_ae.training import jacobian_frobenius_closed_form
+    from keras_ae.models.contractive import jacobian_frobenius_closed_form
 
     (x_train, _), (x_test, _) = data
-    trained = comparison.train_model("contractive", x_train, num_epochs=1)
+    trained = registry.train_model("contractive", x_train, num_epochs=1)
     model = trained.model
     assert model.uses_closed_form
     dense = [w for w in trained.encoder.weights if len(w.shape) == 2]
     assert [tuple(w.shape) for w in dense] == [(64, 8)]  # 8x8 pixels -> code 8
-    assert model.contractive_weight == comparison.CONTRACTIVE_WEIGHT
+    assert model.contractive_weight == registry.CONTRACTIVE_WEIGHT
     # The closed form is the Frobenius norm of the encoder's Jacobian.
     import tensorflow as tf
 
@@ -122,7 +122,7 @@ def test_contractive_is_notebook_04s_encoder_with_the_closed_form(data):
 def test_same_seed_same_model(data):
     (x_train, _), (x_test, _) = data
     first, second = (
-        comparison.train_model("denoising", x_train, num_epochs=1, seed=3)
+        registry.train_model("denoising", x_train, num_epochs=1, seed=3)
         for _ in range(2)
     )
     np.testing.assert_allclose(
@@ -135,7 +135,7 @@ def test_same_seed_same_model(data):
 
 def test_gan_rows_have_no_reconstruction(data):
     (x_train, y_train), (x_test, y_test) = data
-    trained = comparison.train_model(
+    trained = registry.train_model(
         "conditional_gan", x_train, y_train, num_epochs=1, latent_dim=4
     )
     images = trained.generate(10, seed=0)
@@ -161,10 +161,10 @@ def test_anomaly_auroc_uses_reconstruction_error(data):
     from keras_ae.utils import set_seed
 
     set_seed(0)
-    model = comparison.train_model(
+    model = registry.train_model(
         "undercomplete", x_train[y_train == 1], num_epochs=2, seed=0
     ).model
-    scores = evaluation.reconstruction_scores(model, x_test)
+    scores = protocols.reconstruction_scores(model, x_test)
     assert protocol["per_class"][1] == pytest.approx(
         one_class_auroc(scores, y_test, 1), abs=1e-6
     )
@@ -189,14 +189,13 @@ def test_summarize_seeds_means_and_spreads():
 
 @pytest.mark.parametrize("kind", ["dcgan", "dense_gan", "wgan_gp"])
 def test_gans_use_the_tuned_recipes_of_notebook_07(data, kind):
-    from keras_ae import gan_experiments
 
-    assert comparison.GAN_RECIPES is gan_experiments.GAN_RECIPES  # one source
-    recipe = gan_experiments.GAN_RECIPES[kind]
+    assert gan_recipes.GAN_RECIPES is gan_recipes.GAN_RECIPES  # one source
+    recipe = gan_recipes.GAN_RECIPES[kind]
     g_rate = recipe["learning_rate"]
     d_rate = recipe.get("d_learning_rate", g_rate)
     (x_train, _), _ = data
-    trained = comparison.train_model(kind, x_train[:64], num_epochs=1, batch_size=32)
+    trained = registry.train_model(kind, x_train[:64], num_epochs=1, batch_size=32)
     model = trained.model
     lr = keras.ops.convert_to_numpy
     assert float(lr(model.g_optimizer.learning_rate)) == pytest.approx(g_rate)
@@ -214,5 +213,5 @@ def test_gans_use_the_tuned_recipes_of_notebook_07(data, kind):
         ]
         slope = recipe["generator_negative_slope"]
         assert slopes and all(s == pytest.approx(slope) for s in slopes)
-    # The generator is the one of gan_experiments.build_gan with latent_dim 32.
+    # The generator is the one of gan_recipes.build_gan with latent_dim 32.
     assert model.generator.input_shape == (None, 32)

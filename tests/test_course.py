@@ -7,13 +7,14 @@ import os
 import re
 import shutil
 import tempfile
+from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from keras_ae import course
 from keras_ae.__main__ import main
+from keras_ae.course import runner
 
 # Each cell records what the kernel saw, so the test checks the kernel's view.
 PASSING_CELLS = [
@@ -192,26 +193,26 @@ def test_index_page_links_every_notebook_and_shows_its_numbers(fast_run):
 def test_time_left_comes_from_expected_times_scaled_by_this_runs_speed():
     done = [{"name": "a.ipynb", "seconds": 20.0}, {"name": "x.ipynb", "seconds": 40.0}]
     expected = {"a.ipynb": 10.0, "b.ipynb": 30.0}
-    remaining = [course.Path("b.ipynb"), course.Path("c.ipynb")]
+    remaining = [Path("b.ipynb"), Path("c.ipynb")]
     # This run took 2x a.ipynb's expected time, so b.ipynb's 30 s count 60 s;
     # c.ipynb has no expected time and counts as this run's mean, 30 s.
-    assert course._remaining_seconds(done, remaining, expected) == 90.0
-    assert course._remaining_seconds(done, remaining, {}) == 60.0
-    assert course._remaining_seconds(done, [], expected) == 0.0
+    assert runner._remaining_seconds(done, remaining, expected) == 90.0
+    assert runner._remaining_seconds(done, remaining, {}) == 60.0
+    assert runner._remaining_seconds(done, [], expected) == 0.0
 
 
 def test_previous_and_published_times(fast_run, tmp_path):
     _, report, output, _ = fast_run
-    assert course.previous_seconds(output, "fast") == {
+    assert runner.previous_seconds(output, "fast") == {
         "01_passes.ipynb": report["notebooks"][0]["seconds"]
     }
-    assert course.previous_seconds(output, "full") == {}  # another profile
-    published = tmp_path / course.PUBLISHED_SECONDS
+    assert runner.previous_seconds(output, "full") == {}  # another profile
+    published = tmp_path / runner.PUBLISHED_SECONDS
     published.parent.mkdir(parents=True)
     published.write_text(json.dumps({"full": {"01.ipynb": 12.5}}))
-    assert course.published_seconds(tmp_path, "full") == {"01.ipynb": 12.5}
-    assert course.published_seconds(tmp_path, "fast") == {}
-    assert course.published_seconds(tmp_path / "nowhere", "full") == {}
+    assert runner.published_seconds(tmp_path, "full") == {"01.ipynb": 12.5}
+    assert runner.published_seconds(tmp_path, "fast") == {}
+    assert runner.published_seconds(tmp_path / "nowhere", "full") == {}
 
 
 def test_report_has_devices_timing_and_progress_lines(fast_run):
@@ -258,11 +259,11 @@ def test_full_profile_and_pattern_selection(notebooks_dir, tmp_path, monkeypatch
 
 
 def test_select_notebooks_sorts_and_matches(notebooks_dir):
-    names = [p.name for p in course.select_notebooks(notebooks_dir)]
+    names = [p.name for p in runner.select_notebooks(notebooks_dir)]
     assert names == ["01_passes.ipynb", "02_fails.ipynb", "03_slow.ipynb"]
-    selected = course.select_notebooks(notebooks_dir, ["03_*", "fails"])
+    selected = runner.select_notebooks(notebooks_dir, ["03_*", "fails"])
     assert [p.name for p in selected] == ["02_fails.ipynb", "03_slow.ipynb"]
-    assert course.select_notebooks(notebooks_dir, ["nothing"]) == []
+    assert runner.select_notebooks(notebooks_dir, ["nothing"]) == []
 
 
 @pytest.mark.parametrize(
@@ -290,34 +291,34 @@ def test_no_matching_notebooks_is_a_usage_error(notebooks_dir, tmp_path, capsys)
 def test_record_result_outside_the_runner_only_returns(monkeypatch, tmp_path):
     monkeypatch.delenv("KERAS_AE_RESULTS_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
-    assert course.record_result("x", 1.5) == 1.5
+    assert runner.record_result("x", 1.5) == 1.5
     assert list(tmp_path.iterdir()) == []
 
 
 def test_record_result_appends_to_the_notebook_file(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_AE_RESULTS_DIR", str(tmp_path))
     monkeypatch.setenv("KERAS_AE_NOTEBOOK", "04_vae")
-    course.record_result("ELBO", -93.25, unit="nats")
-    course.record_result("epochs", 3)
+    runner.record_result("ELBO", -93.25, unit="nats")
+    runner.record_result("epochs", 3)
     entries = json.loads((tmp_path / "04_vae.json").read_text())
     assert entries == [
         {"name": "ELBO", "value": -93.25, "unit": "nats", "note": None},
         {"name": "epochs", "value": 3, "unit": None, "note": None},
     ]
     with pytest.raises(ValueError, match=r"Expected value to be a number or a string"):
-        course.record_result("array", [1, 2])
+        runner.record_result("array", [1, 2])
 
 
 def test_kernel_sockets_fall_back_to_tcp_under_a_long_tmpdir(tmp_path, monkeypatch):
     short_dir = tempfile.mkdtemp(dir="/tmp")  # pytest's tmp_path is too long
     monkeypatch.setattr(tempfile, "tempdir", short_dir)
-    settings, runtime = course._kernel_transport()
+    settings, runtime = runner._kernel_transport()
     assert settings == {"transport": "ipc", "ip": str(runtime / "kernel")}
     assert str(runtime.parent) == short_dir and os.path.isabs(settings["ip"])
     long_dir = tmp_path / ("x" * 100)
     long_dir.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(long_dir))
-    settings, runtime = course._kernel_transport()
+    settings, runtime = runner._kernel_transport()
     assert settings == {"transport": "tcp"} and runtime.parent == long_dir
     shutil.rmtree(short_dir)
 
@@ -325,5 +326,5 @@ def test_kernel_sockets_fall_back_to_tcp_under_a_long_tmpdir(tmp_path, monkeypat
 def test_unreadable_table_rows_do_not_lose_the_report(tmp_path):
     (tmp_path / "table.md").write_text("| a |\n")
     (tmp_path / "table.json").write_text("{not json")
-    tables = course._tables_written_since(tmp_path, started_at=0)
+    tables = runner._tables_written_since(tmp_path, started_at=0)
     assert tables == {"table": {"markdown": "| a |\n", "rows": None}}

@@ -1,4 +1,4 @@
-"""Tests for keras_ae.evaluation against NumPy, scikit-learn and hand cases."""
+"""Tests for keras_ae.evaluate.protocols against NumPy, scikit-learn and hand cases."""
 
 import keras
 import numpy as np
@@ -10,18 +10,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import keras_ae  # noqa: F401  (selects the TensorFlow backend)
-from keras_ae import evaluation
-from keras_ae.autoencoders import build_dense_autoencoder
-from keras_ae.classifier import build_classifier, features
 from keras_ae.data import load_dataset
-from keras_ae.experiments import (
-    fit_autoencoder,
-    linear_probe_accuracy,
-    reconstruction_mse,
-)
-from keras_ae.metrics import frechet_distance, ssim
+from keras_ae.evaluate import protocols
+from keras_ae.evaluate.analysis import linear_probe_accuracy
+from keras_ae.evaluate.classifier import build_classifier, features
+from keras_ae.evaluate.metrics import frechet_distance, reconstruction_mse, ssim
+from keras_ae.models.autoencoders import build_dense_autoencoder
+from keras_ae.models.vae import VAE
+from keras_ae.models.vae_builders import build_vae_decoder, build_vae_encoder
+from keras_ae.train.recipes import fit_autoencoder
 from keras_ae.utils import set_seed
-from keras_ae.vae import VAE, build_vae_decoder, build_vae_encoder
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +43,7 @@ def test_reconstruction_report_of_a_keras_model(digits):
     model = build_dense_autoencoder(input_shape=(8, 8, 1), code_size=4)
     reconstructions = model.predict(x_test, verbose=0)
     # Batches of 100 split the 450 images unevenly; the result must not change.
-    report = evaluation.reconstruction_report(model, x_test, batch_size=100)
+    report = protocols.reconstruction_report(model, x_test, batch_size=100)
     assert set(report) == {"mse", "psnr", "ssim"}
     assert report["mse"] == pytest.approx(reconstruction_mse(model, x_test), rel=1e-6)
     assert report["psnr"] == pytest.approx(
@@ -58,20 +56,20 @@ def test_reconstruction_report_of_a_keras_model(digits):
 def test_reconstruction_report_of_functions_closed_forms(digits):
     x_test = digits[2]
     x64 = x_test.astype("float64")
-    exact = evaluation.reconstruction_report(lambda x: x, x_test)
+    exact = protocols.reconstruction_report(lambda x: x, x_test)
     assert exact == {"mse": 0.0, "psnr": np.inf, "ssim": pytest.approx(1.0)}
     # Halving every pixel: the error of each pixel is x / 2.
-    halved = evaluation.reconstruction_report(lambda x: 0.5 * x, x_test)
+    halved = protocols.reconstruction_report(lambda x: 0.5 * x, x_test)
     assert halved["mse"] == pytest.approx(np.mean((x64 / 2) ** 2), rel=1e-6)
     assert halved["psnr"] == pytest.approx(numpy_psnr(x_test, x64 / 2), rel=1e-6)
     with pytest.raises(ValueError, match="reconstructions of the input's shape"):
-        evaluation.reconstruction_report(lambda x: x[:, :4], x_test)
+        protocols.reconstruction_report(lambda x: x[:, :4], x_test)
 
 
 def test_reconstruction_scores_per_image(digits):
     x_test = digits[2][:50]
     mean_image = x_test.mean(axis=0)
-    scores = evaluation.reconstruction_scores(
+    scores = protocols.reconstruction_scores(
         lambda x: np.broadcast_to(mean_image, x.shape), x_test, batch_size=16
     )
     expected = np.mean((x_test.astype("float64") - mean_image) ** 2, axis=(1, 2, 3))
@@ -91,7 +89,7 @@ def test_probe_comparison_against_sklearn(digits):
     def encode(x):  # the PCA codes themselves: the "codes" probe must equal "pca"
         return pca.transform(x.reshape(len(x), -1))
 
-    result = evaluation.probe_comparison(encode, x_train, y_train, x_test, y_test)
+    result = protocols.probe_comparison(encode, x_train, y_train, x_test, y_test)
     assert result["code_size"] == 8
     assert result["codes"] == pytest.approx(result["pca"], abs=1e-12)
     reference = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
@@ -110,7 +108,7 @@ def test_probe_comparison_uses_the_first_output_of_a_vae_encoder(digits):
     x_train, y_train, x_test, y_test = digits
     set_seed(0)
     encoder = build_vae_encoder(input_shape=(8, 8, 1), latent_dim=3, hidden_units=(16,))
-    result = evaluation.probe_comparison(
+    result = protocols.probe_comparison(
         encoder, x_train, y_train, x_test, y_test, code_size=3
     )
     z_mean_train = encoder.predict(x_train, verbose=0)[0]
@@ -131,7 +129,7 @@ def test_tuned_probe_accuracy_chooses_C_on_validation_against_sklearn(digits):
     x_val, y_val = flat["test"][:200], y_test[:200]  # a stand-in split
     x_rest, y_rest = flat["test"][200:], y_test[200:]
     Cs = (0.001, 0.1, 10.0)
-    result = evaluation.tuned_probe_accuracy(
+    result = protocols.tuned_probe_accuracy(
         flat["train"], y_train, x_val, y_val, x_rest, y_rest, Cs=Cs
     )
     val = {C: sklearn_probe(flat["train"], y_train, x_val, y_val, C) for C in Cs}
@@ -144,7 +142,7 @@ def test_tuned_probe_accuracy_chooses_C_on_validation_against_sklearn(digits):
     print(f"validation accuracies by C: {val}")
     assert val[0.001] < val[best]  # a strong penalty underfits the pixels
     with pytest.raises(ValueError, match="Expected Cs to be numbers > 0"):
-        evaluation.tuned_probe_accuracy(
+        protocols.tuned_probe_accuracy(
             flat["train"], y_train, x_val, y_val, x_rest, y_rest, Cs=(0.0,)
         )
 
@@ -163,29 +161,29 @@ def test_probe_comparison_with_a_validation_split(digits):
         return pca.transform(x.reshape(len(x), -1))
 
     Cs = (0.01, 1.0)
-    result = evaluation.probe_comparison(
+    result = protocols.probe_comparison(
         encode, x_train, y_train, x_rest, y_rest, x_val=x_val, y_val=y_val, Cs=Cs
     )
-    expected = evaluation.tuned_probe_accuracy(
+    expected = protocols.tuned_probe_accuracy(
         encode(x_train), y_train, encode(x_val), y_val, encode(x_rest), y_rest, Cs=Cs
     )
     assert result["codes"] == pytest.approx(expected["test"])
     assert result["C"]["codes"] == expected["C"]
     assert result["pca"] == pytest.approx(result["codes"], abs=1e-12)
-    pixels = evaluation.tuned_probe_accuracy(
+    pixels = protocols.tuned_probe_accuracy(
         x_train, y_train, x_val, y_val, x_rest, y_rest, Cs=Cs
     )
     assert result["pixels"] == pytest.approx(pixels["test"])
     assert set(result["C"]) == {"codes", "pixels", "pca"}
 
-    only_codes = evaluation.probe_comparison(
+    only_codes = protocols.probe_comparison(
         encode, x_train, y_train, x_rest, y_rest, x_val=x_val, y_val=y_val, Cs=Cs,
         baselines=False,
     )  # fmt: skip
     assert only_codes["pixels"] is None and only_codes["pca"] is None
     assert only_codes["codes"] == result["codes"]
     with pytest.raises(ValueError, match="both x_val and y_val"):
-        evaluation.probe_comparison(
+        protocols.probe_comparison(
             encode, x_train, y_train, x_rest, y_rest, x_val=x_val
         )
 
@@ -197,7 +195,7 @@ def test_probe_comparison_with_a_validation_split(digits):
 def test_pca_anomaly_scores_equal_the_projection_residual(digits):
     x_train, y_train, x_test, _ = digits
     normal = x_train[y_train == 0]
-    scores = evaluation.pca_anomaly_scores(normal, x_test, code_size=5)
+    scores = protocols.pca_anomaly_scores(normal, x_test, code_size=5)
     train = normal.reshape(len(normal), -1).astype("float64")
     test = x_test.reshape(len(x_test), -1).astype("float64")
     mean = train.mean(axis=0)
@@ -225,14 +223,14 @@ def test_one_class_protocol_perfect_and_random_scorers():
     def perfect(normal_class, x):
         return np.abs(x.mean(axis=(1, 2, 3)) * 10 - normal_class)
 
-    result = evaluation.one_class_protocol(
+    result = protocols.one_class_protocol(
         learn_the_class, x_train, y_train, x_test, y_test, score=perfect
     )
     assert result["per_class"] == {c: 1.0 for c in range(10)}
     assert result["mean"] == 1.0
 
     scorer_rng = np.random.default_rng(1)
-    result = evaluation.one_class_protocol(
+    result = protocols.one_class_protocol(
         learn_the_class,
         x_train,
         y_train,
@@ -254,7 +252,7 @@ def test_one_class_protocol_reconstruction_score_and_pca_baseline(digits):
         mean_image = x_normal.mean(axis=0)
         return lambda x: np.broadcast_to(mean_image, x.shape)
 
-    result = evaluation.one_class_protocol(
+    result = protocols.one_class_protocol(
         mean_image_model, x_train, y_train, x_test, y_test, classes=(0, 7)
     )
     for c in (0, 7):
@@ -265,17 +263,17 @@ def test_one_class_protocol_reconstruction_score_and_pca_baseline(digits):
         )
     assert result["mean"] == pytest.approx(np.mean(list(result["per_class"].values())))
 
-    baseline = evaluation.one_class_protocol(
+    baseline = protocols.one_class_protocol(
         lambda x: x,
         x_train,
         y_train,
         x_test,
         y_test,
         classes=(0, 7),
-        score=lambda x_normal, x: evaluation.pca_anomaly_scores(x_normal, x, 8),
+        score=lambda x_normal, x: protocols.pca_anomaly_scores(x_normal, x, 8),
     )
     for c in (0, 7):
-        scores = evaluation.pca_anomaly_scores(x_train[y_train == c], x_test, 8)
+        scores = protocols.pca_anomaly_scores(x_train[y_train == c], x_test, 8)
         assert baseline["per_class"][c] == pytest.approx(
             roc_auc_score(y_test != c, scores), abs=1e-12
         )
@@ -298,7 +296,7 @@ def test_one_class_protocol_with_a_trained_autoencoder(digits):
         trained.append(model)
         return model
 
-    result = evaluation.one_class_protocol(
+    result = protocols.one_class_protocol(
         build_and_train, x_train, y_train, x_test, y_test, classes=(8,)
     )
     reconstructions = trained[0].predict(x_test, verbose=0).astype("float64")
@@ -322,12 +320,12 @@ def test_one_class_models_kept_and_scored_on_another_split(digits):
         mean_image = x_normal.mean(axis=0)
         return lambda x: np.broadcast_to(mean_image, x.shape)
 
-    on_val = evaluation.one_class_protocol(
+    on_val = protocols.one_class_protocol(
         mean_image_model, x_train, y_train, x_val, y_val, classes=(1, 5),
         keep_models=True,
     )  # fmt: skip
     assert sorted(on_val["models"]) == [1, 5]
-    on_rest = evaluation.evaluate_one_class(on_val["models"], x_rest, y_rest)
+    on_rest = protocols.evaluate_one_class(on_val["models"], x_rest, y_rest)
     for c in (1, 5):
         mean_image = x_train[y_train == c].mean(axis=0).astype("float64")
         for result, x, y in ((on_val, x_val, y_val), (on_rest, x_rest, y_rest)):
@@ -339,27 +337,27 @@ def test_one_class_models_kept_and_scored_on_another_split(digits):
         np.mean(list(on_rest["per_class"].values()))
     )
     assert "models" not in on_rest
-    assert "models" not in evaluation.one_class_protocol(
+    assert "models" not in protocols.one_class_protocol(
         mean_image_model, x_train, y_train, x_val, y_val, classes=(1,)
     )
     with pytest.raises(ValueError, match="non-empty dict class -> model"):
-        evaluation.evaluate_one_class({}, x_rest, y_rest)
+        protocols.evaluate_one_class({}, x_rest, y_rest)
     with pytest.raises(ValueError, match="one label per image"):
-        evaluation.evaluate_one_class(on_val["models"], x_rest, y_rest[:5])
+        protocols.evaluate_one_class(on_val["models"], x_rest, y_rest[:5])
 
 
 def test_one_class_protocol_rejects_bad_arguments(digits):
     x_train, y_train, x_test, y_test = digits
     with pytest.raises(ValueError, match="Expected score to be 'reconstruction'"):
-        evaluation.one_class_protocol(
+        protocols.one_class_protocol(
             lambda x: x, x_train, y_train, x_test, y_test, score="elbo"
         )
     with pytest.raises(ValueError, match=r"missing \[12\]"):
-        evaluation.one_class_protocol(
+        protocols.one_class_protocol(
             lambda x: x, x_train, y_train, x_test, y_test, classes=(0, 12)
         )
     with pytest.raises(ValueError, match="one score per image"):
-        evaluation.one_class_protocol(
+        protocols.one_class_protocol(
             lambda x: x,
             x_train,
             y_train,
@@ -378,7 +376,7 @@ def test_negative_elbo_scores_are_the_terms_of_test_elbo(digits):
         output_shape=(8, 8, 1), latent_dim=2, hidden_units=(16,)
     )
     vae = VAE(encoder, decoder, seed=0)
-    scores = evaluation.negative_elbo_scores(vae, x_test, num_samples=3, seed=5)
+    scores = protocols.negative_elbo_scores(vae, x_test, num_samples=3, seed=5)
     assert scores.shape == (40,)
     assert scores.mean() == pytest.approx(
         -vae.test_elbo(x_test, num_samples=3, seed=5), rel=1e-5
@@ -408,27 +406,27 @@ def test_negative_elbo_scores_are_the_terms_of_test_elbo(digits):
 
 
 def test_class_coverage_hand_case_and_numpy():
-    coverage = evaluation.class_coverage([50, 30, 20, 0], threshold=0.25)
+    coverage = protocols.class_coverage([50, 30, 20, 0], threshold=0.25)
     assert coverage["num_covered"] == 2
     assert coverage["covered"] == [0, 1]
     assert coverage["all_within"] is False  # class 3 is below 0.5 / 4
     np.testing.assert_allclose(coverage["fractions"], [0.5, 0.3, 0.2, 0.0])
     assert (coverage["low"], coverage["high"]) == (0.125, 0.5)
-    assert evaluation.class_coverage([25, 25, 30, 20])["all_within"] is True
-    assert evaluation.class_coverage([0.6, 0.2, 0.1, 0.1])["all_within"] is False
+    assert protocols.class_coverage([25, 25, 30, 20])["all_within"] is True
+    assert protocols.class_coverage([0.6, 0.2, 0.1, 0.1])["all_within"] is False
     rng = np.random.default_rng(0)
     for _ in range(5):
         histogram = rng.dirichlet(np.full(10, 0.7))
         threshold, low, high = 0.05, 0.03, 0.2
-        coverage = evaluation.class_coverage(histogram, threshold, low, high)
+        coverage = protocols.class_coverage(histogram, threshold, low, high)
         assert coverage["num_covered"] == np.sum(histogram >= threshold)
         assert coverage["all_within"] == bool(
             np.all((histogram >= low) & (histogram <= high))
         )
     with pytest.raises(ValueError, match="some samples"):
-        evaluation.class_coverage([0, 0])
+        protocols.class_coverage([0, 0])
     with pytest.raises(ValueError, match="counts or fractions >= 0"):
-        evaluation.class_coverage([1, -1])
+        protocols.class_coverage([1, -1])
 
 
 def test_sample_quality_with_an_untrained_classifier(digits):
@@ -437,7 +435,7 @@ def test_sample_quality_with_an_untrained_classifier(digits):
     classifier = build_classifier(input_shape=(8, 8, 1), num_classes=10)
     heldout = x_train[:450]
     noise = np.random.default_rng(0).uniform(size=x_test.shape).astype("float32")
-    quality = evaluation.sample_quality(classifier, noise, x_test, heldout)
+    quality = protocols.sample_quality(classifier, noise, x_test, heldout)
     test_features = features(classifier, x_test)
     assert quality["frechet_distance"] == pytest.approx(
         frechet_distance(features(classifier, noise), test_features)
@@ -452,7 +450,7 @@ def test_sample_quality_with_an_untrained_classifier(digits):
     assert quality["confidence"] == pytest.approx(probabilities.max(axis=1).mean())
     # Noise is far from the digits; other real digits are near the floor.
     assert quality["frechet_distance"] > 5 * quality["real_floor"]
-    real = evaluation.sample_quality(classifier, x_train[450:900], x_test, heldout)
+    real = protocols.sample_quality(classifier, x_train[450:900], x_test, heldout)
     assert real["frechet_distance"] < 2 * quality["real_floor"]
 
 
@@ -462,7 +460,7 @@ def test_sample_quality_compares_sets_of_the_same_size(digits):
     classifier = build_classifier(input_shape=(8, 8, 1), num_classes=10)
     noise = np.random.default_rng(1).uniform(size=(400, 8, 8, 1)).astype("float32")
     heldout = x_train[:150]  # fewer held-out images than generated ones
-    quality = evaluation.sample_quality(classifier, noise, x_test, heldout)
+    quality = protocols.sample_quality(classifier, noise, x_test, heldout)
     test_features = features(classifier, x_test)
     assert quality["num_compared"] == 150
     assert quality["frechet_distance"] == pytest.approx(
@@ -476,7 +474,7 @@ def test_sample_quality_compares_sets_of_the_same_size(digits):
     np.testing.assert_allclose(
         quality["histogram"], np.bincount(predicted, minlength=10) / 400
     )
-    fewer = evaluation.sample_quality(classifier, noise[:100], x_test, heldout)
+    fewer = protocols.sample_quality(classifier, noise[:100], x_test, heldout)
     assert fewer["num_compared"] == 100
     assert fewer["real_floor"] == pytest.approx(
         frechet_distance(features(classifier, heldout[:100]), test_features)

@@ -1,4 +1,4 @@
-"""Tests for keras_ae.experiments against NumPy, scikit-learn and closed forms."""
+"""Tests for keras_ae.train.recipes against NumPy, scikit-learn and closed forms."""
 
 import math
 
@@ -13,8 +13,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import keras_ae  # noqa: F401  (selects the TensorFlow backend)
-from keras_ae import autoencoders as ae
-from keras_ae import data, experiments
+from keras_ae import data
+from keras_ae.evaluate import analysis, metrics
+from keras_ae.models import autoencoders as ae
+from keras_ae.train import recipes
 from keras_ae.utils import set_seed
 
 matplotlib.use("Agg")
@@ -49,15 +51,15 @@ def numpy_mse(model, x):
 
 def test_reconstruction_mse_closed_forms():
     x = np.random.default_rng(0).uniform(size=(20, 4, 4, 1)).astype("float32")
-    assert experiments.reconstruction_mse(identity_model((4, 4, 1)), x) == 0.0
+    assert metrics.reconstruction_mse(identity_model((4, 4, 1)), x) == 0.0
     # A model that outputs zeros has error E[x^2], overall and per pixel.
     zeros = zero_model((4, 4, 1))
     x64 = x.astype("float64")
-    assert experiments.reconstruction_mse(zeros, x) == pytest.approx(
+    assert metrics.reconstruction_mse(zeros, x) == pytest.approx(
         np.mean(x64**2), rel=1e-6
     )
     # Batches of 7 split the 20 images unevenly; the result must not change.
-    error_map = experiments.reconstruction_mse(zeros, x, per_pixel=True, batch_size=7)
+    error_map = metrics.reconstruction_mse(zeros, x, per_pixel=True, batch_size=7)
     assert error_map.shape == (4, 4, 1)
     np.testing.assert_allclose(error_map, np.mean(x64**2, axis=0), rtol=1e-6)
 
@@ -66,7 +68,7 @@ def test_reconstruction_mse_rejects_a_model_of_another_shape():
     inputs = keras.Input(shape=(4,))
     model = keras.Model(inputs, keras.layers.Dense(3)(inputs))
     with pytest.raises(ValueError, match="output has the shape of its input"):
-        experiments.reconstruction_mse(model, np.zeros((2, 4)))
+        metrics.reconstruction_mse(model, np.zeros((2, 4)))
 
 
 # --------------------------------------------------------------------------
@@ -85,7 +87,7 @@ def test_fit_full_batch_takes_adam_steps_on_the_full_batch_gradient(digits):
     kernel_before = kernel.numpy()
     learning_rate = 0.01
 
-    history = experiments.fit_full_batch(
+    history = recipes.fit_full_batch(
         model, x_train, steps=1, learning_rate=learning_rate, log_every=1
     )
 
@@ -116,15 +118,15 @@ def test_fit_full_batch_trains_a_linear_autoencoder_to_pca(digits):
     set_seed(0)
     model = ae.build_linear_autoencoder((8, 8, 1), code_size=code_size)
 
-    history = experiments.fit_full_batch(model, x_train, steps=3000, log_every=500)
+    history = recipes.fit_full_batch(model, x_train, steps=3000, log_every=500)
 
     assert len(history.history["loss"]) == 6
     assert model.optimizer.iterations.numpy() == 3000
     # The cosine schedule has decayed to 0 at the last step.
     assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0, abs=1e-9)
-    test_mse = experiments.reconstruction_mse(model, x_test)
+    test_mse = metrics.reconstruction_mse(model, x_test)
     kernel = model.get_layer("decoder").get_layer("pixels").kernel.numpy()
-    angles = ae.principal_angles(kernel.T, pca.components_.T)
+    angles = metrics.principal_angles(kernel.T, pca.components_.T)
     # Measured: ratio 1.0000, largest angle under 0.05 degrees.
     assert test_mse / pca_mse == pytest.approx(1.0, abs=2e-3)
     assert angles.max() < 0.5, angles
@@ -141,7 +143,7 @@ def test_fit_autoencoder_schedule_steps_and_validation_loss(digits):
     set_seed(0)
     model = ae.build_dense_autoencoder((8, 8, 1), code_size=4, hidden_units=(16,))
 
-    history = experiments.fit_autoencoder(
+    history = recipes.fit_autoencoder(
         model,
         x_train,
         num_epochs=num_epochs,
@@ -165,7 +167,7 @@ def test_fit_autoencoder_is_repeatable_and_seeded(digits):
     def train(seed):
         set_seed(0)
         model = ae.build_linear_autoencoder((8, 8, 1), code_size=3)
-        experiments.fit_autoencoder(
+        recipes.fit_autoencoder(
             model, x_train, num_epochs=2, batch_size=32, learning_rate=0.01, seed=seed
         )
         return model.get_layer("decoder").get_layer("pixels").kernel.numpy()
@@ -213,7 +215,7 @@ def test_shift_images_moves_each_image_by_its_own_whole_pixel_shift():
     # Strictly positive pixels: a shift is visible at every border.
     images = np.random.default_rng(0).uniform(0.1, 1, size=(300, 6, 7, 2))
     images = images.astype("float32")
-    shifted = experiments.shift_images(images, 2, seed=(3, 4)).numpy()
+    shifted = recipes.shift_images(images, 2, seed=(3, 4)).numpy()
 
     assert shifted.shape == images.shape and shifted.dtype == np.float32
     shifts = shifts_of(images, shifted, max_shift=2)
@@ -222,15 +224,15 @@ def test_shift_images_moves_each_image_by_its_own_whole_pixel_shift():
     assert len(counts) == 25 and counts.min() >= 3
     # Stateless: the same seed gives the same shifts, another seed others.
     np.testing.assert_array_equal(
-        experiments.shift_images(images, 2, seed=(3, 4)).numpy(), shifted
+        recipes.shift_images(images, 2, seed=(3, 4)).numpy(), shifted
     )
-    other = experiments.shift_images(images, 2, seed=(3, 5)).numpy()
+    other = recipes.shift_images(images, 2, seed=(3, 5)).numpy()
     assert shifts_of(images, other, max_shift=2) != shifts
-    np.testing.assert_array_equal(experiments.shift_images(images, 0, (0, 0)), images)
+    np.testing.assert_array_equal(recipes.shift_images(images, 0, (0, 0)), images)
     with pytest.raises(ValueError, match="0 <= max_shift < 6"):
-        experiments.shift_images(images, 6, seed=(0, 0))
+        recipes.shift_images(images, 6, seed=(0, 0))
     with pytest.raises(ValueError, match="height, width, channels"):
-        experiments.shift_images(images[..., 0], 1, seed=(0, 0))
+        recipes.shift_images(images[..., 0], 1, seed=(0, 0))
 
 
 def test_training_batches_shift_afresh_each_epoch_and_repeat_with_the_seed(digits):
@@ -238,7 +240,7 @@ def test_training_batches_shift_afresh_each_epoch_and_repeat_with_the_seed(digit
     x_train = digits[0][:60] + 0.01
 
     def epochs(seed, count=2):
-        batches = experiments._training_batches(x_train, 32, 1, seed)
+        batches = recipes._training_batches(x_train, 32, 1, seed)
         return [[(x.numpy(), y.numpy()) for x, y in batches] for _ in range(count)]
 
     def source_of(image):
@@ -274,7 +276,7 @@ def test_fit_autoencoder_with_shifts_is_repeatable_and_trains_on_other_images(di
     def train(shift_pixels):
         set_seed(0)
         model = ae.build_linear_autoencoder((8, 8, 1), code_size=3)
-        experiments.fit_autoencoder(
+        recipes.fit_autoencoder(
             model, x_train, num_epochs=2, batch_size=32, shift_pixels=shift_pixels
         )
         return model.get_layer("decoder").get_layer("pixels").kernel.numpy()
@@ -283,9 +285,9 @@ def test_fit_autoencoder_with_shifts_is_repeatable_and_trains_on_other_images(di
     np.testing.assert_array_equal(train(1), shifted)
     assert np.abs(train(0) - shifted).max() > 1e-4
     with pytest.raises(ValueError, match="shift_pixels to be an integer >= 0"):
-        experiments.fit_autoencoder(None, x_train, shift_pixels=-1)
+        recipes.fit_autoencoder(None, x_train, shift_pixels=-1)
     with pytest.raises(ValueError, match="larger than shift_pixels"):
-        experiments.fit_autoencoder(None, x_train, shift_pixels=8)
+        recipes.fit_autoencoder(None, x_train, shift_pixels=8)
 
 
 # --------------------------------------------------------------------------
@@ -301,7 +303,7 @@ def test_code_size_sweep_against_pca(digits):
         built.append(code_size)
         return ae.build_linear_autoencoder((8, 8, 1), code_size=code_size)
 
-    sweep = experiments.code_size_sweep(
+    sweep = recipes.code_size_sweep(
         build, x_train, x_test, code_sizes, num_epochs=20, learning_rate=0.01
     )
 
@@ -332,7 +334,7 @@ def test_code_size_sweep_against_pca(digits):
 
 def test_code_size_sweep_without_pca_and_bad_arguments(digits):
     x_train, _, x_test, _ = digits
-    sweep = experiments.code_size_sweep(
+    sweep = recipes.code_size_sweep(
         lambda k: ae.build_linear_autoencoder((8, 8, 1), code_size=k),
         x_train[:64],
         x_test[:16],
@@ -342,11 +344,11 @@ def test_code_size_sweep_without_pca_and_bad_arguments(digits):
     )
     assert "pca_mse" not in sweep
     with pytest.raises(ValueError, match="Expected at least one code size"):
-        experiments.code_size_sweep(lambda k: None, x_train, x_test, [])
+        recipes.code_size_sweep(lambda k: None, x_train, x_test, [])
     with pytest.raises(ValueError, match="Expected code_size > 0"):
-        experiments.code_size_sweep(lambda k: None, x_train, x_test, [4, 0])
+        recipes.code_size_sweep(lambda k: None, x_train, x_test, [4, 0])
     with pytest.raises(ValueError, match="sequence of positive integers"):
-        experiments.code_size_sweep(lambda k: None, x_train, x_test, 8)
+        recipes.code_size_sweep(lambda k: None, x_train, x_test, 8)
 
 
 # --------------------------------------------------------------------------
@@ -356,7 +358,7 @@ def test_code_size_sweep_without_pca_and_bad_arguments(digits):
 def test_plot_mse_vs_code_size_draws_the_given_numbers():
     code_sizes = [2, 4, 8]
     curves = {"PCA": [0.05, 0.04, 0.02], "dense AE": [0.04, 0.02, 0.01]}
-    fig = experiments.plot_mse_vs_code_size(code_sizes, curves)
+    fig = recipes.plot_mse_vs_code_size(code_sizes, curves)
     axis = fig.axes[0]
     lines = axis.get_lines()
     assert [line.get_label() for line in lines] == ["PCA", "dense AE"]
@@ -365,12 +367,12 @@ def test_plot_mse_vs_code_size_draws_the_given_numbers():
         np.testing.assert_array_equal(line.get_ydata(), values)
     assert axis.get_yscale() == "log"
     with pytest.raises(ValueError, match="one value per code size"):
-        experiments.plot_mse_vs_code_size(code_sizes, {"PCA": [0.1, 0.2]})
+        recipes.plot_mse_vs_code_size(code_sizes, {"PCA": [0.1, 0.2]})
 
 
 def test_linear_probe_accuracy_matches_scikit_learn(digits):
     x_train, y_train, x_test, y_test = digits
-    accuracy = experiments.linear_probe_accuracy(x_train, y_train, x_test, y_test)
+    accuracy = analysis.linear_probe_accuracy(x_train, y_train, x_test, y_test)
     reference = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     reference.fit(x_train.reshape(len(x_train), -1), y_train)
     assert accuracy == reference.score(x_test.reshape(len(x_test), -1), y_test)
@@ -380,32 +382,32 @@ def test_linear_probe_accuracy_matches_scikit_learn(digits):
     rng = np.random.default_rng(0)
     labels = rng.integers(10, size=2000)
     features = np.eye(10)[labels] + 0.01 * rng.normal(size=(2000, 10))
-    assert experiments.linear_probe_accuracy(
+    assert analysis.linear_probe_accuracy(
         features[:1000], labels[:1000], features[1000:], labels[1000:]
     ) == pytest.approx(1.0)
     noise = rng.normal(size=(2000, 10))
-    chance = experiments.linear_probe_accuracy(
+    chance = analysis.linear_probe_accuracy(
         noise[:1000], labels[:1000], noise[1000:], labels[1000:]
     )
     assert chance < 0.2
     with pytest.raises(ValueError, match="as many labels as feature rows"):
-        experiments.linear_probe_accuracy(features, labels[:5], features, labels)
+        analysis.linear_probe_accuracy(features, labels[:5], features, labels)
 
 
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda x: experiments.fit_full_batch(None, x, steps=0), "steps > 0"),
+        (lambda x: recipes.fit_full_batch(None, x, steps=0), "steps > 0"),
         (
-            lambda x: experiments.fit_full_batch(None, x, steps=150, log_every=100),
+            lambda x: recipes.fit_full_batch(None, x, steps=150, log_every=100),
             "multiple of log_every",
         ),
-        (lambda x: experiments.fit_autoencoder(None, x, num_epochs=0), "num_epochs"),
+        (lambda x: recipes.fit_autoencoder(None, x, num_epochs=0), "num_epochs"),
         (
-            lambda x: experiments.fit_autoencoder(None, x, learning_rate=-1.0),
+            lambda x: recipes.fit_autoencoder(None, x, learning_rate=-1.0),
             "learning_rate > 0",
         ),
-        (lambda x: experiments.fit_autoencoder(None, x[:0]), "non-empty batch"),
+        (lambda x: recipes.fit_autoencoder(None, x[:0]), "non-empty batch"),
     ],
 )
 def test_bad_arguments_raise_value_errors(call, message):

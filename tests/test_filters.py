@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from keras_ae import filters
-from keras_ae.metrics import psnr
+from keras_ae.evaluate import filters
+from keras_ae.evaluate.metrics import psnr
 
 
 def random_images(shape=(3, 7, 6, 2), seed=0):

@@ -1,29 +1,31 @@
-"""Tests for keras_ae.gan_experiments: recipes, repeatability, NaN detection, scores."""
+"""Tests for keras_ae.train.gan_recipes: recipes, repeatability, NaN detection."""
 
 import keras
 import numpy as np
 import pytest
 
-from keras_ae.classifier import features
 from keras_ae.data import load_dataset
-from keras_ae.gan_builders import build_dense_discriminator
-from keras_ae.gan_experiments import (
+from keras_ae.evaluate.classifier import features
+from keras_ae.evaluate.metrics import frechet_distance
+from keras_ae.evaluate.samples import (
+    conditional_accuracy,
+    generate_images,
+    plot_class_histograms,
+    sample_report,
+)
+from keras_ae.models.gan_builders import build_dense_discriminator
+from keras_ae.models.gans import GAN, WGANGP, ConditionalGAN
+from keras_ae.train.gan_recipes import (
     GAN_KINDS,
     GAN_RECIPES,
     BatchHistory,
     build_gan,
     compile_gan,
-    conditional_accuracy,
-    generate_images,
     nonfinite_metrics,
-    plot_class_histograms,
-    sample_report,
     stability_rows,
     train_gan,
     train_gans,
 )
-from keras_ae.gans import GAN, WGANGP, ConditionalGAN
-from keras_ae.metrics import frechet_distance
 
 NUM_CLASSES = 10
 

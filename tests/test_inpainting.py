@@ -1,11 +1,14 @@
-"""Tests for keras_ae.inpainting against NumPy loops, skimage and keras_ae.metrics."""
+"""Tests for keras_ae.evaluate.inpainting against NumPy loops, skimage and
+keras_ae.evaluate.metrics.
+"""
 
 import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio
 
-from keras_ae import data, metrics
-from keras_ae.inpainting import fill_with_border_mean, masked_mse, masked_psnr
+from keras_ae import data
+from keras_ae.evaluate import metrics
+from keras_ae.evaluate.inpainting import fill_with_border_mean, masked_mse, masked_psnr
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Tests for keras_ae.latent against NumPy, SciPy and closed forms."""
+"""Tests for keras_ae.evaluate.latent against NumPy, SciPy and closed forms."""
 
 import math
 
@@ -12,16 +12,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy.stats import norm  # noqa: E402
 
-from keras_ae import latent  # noqa: E402
 from keras_ae.data import load_dataset  # noqa: E402
+from keras_ae.evaluate import latent
+from keras_ae.models.vae import VAE, ConditionalVAE, kl_divergence
+from keras_ae.models.vae_builders import build_vae_decoder, build_vae_encoder
+from keras_ae.train import vae_recipes
 from keras_ae.utils import set_seed  # noqa: E402
-from keras_ae.vae import (  # noqa: E402
-    VAE,
-    ConditionalVAE,
-    build_vae_decoder,
-    build_vae_encoder,
-    kl_divergence,
-)
 
 IMAGE_SHAPE = (8, 8, 1)
 
@@ -302,7 +298,7 @@ def test_fit_vae_lowers_the_loss_repeatably_and_decays_the_step_size(digits):
 
     def train():
         vae = small_vae()
-        history = latent.fit_vae(
+        history = vae_recipes.fit_vae(
             vae, x_train, num_epochs=4, batch_size=128, learning_rate=3e-3, seed=1
         )
         return vae, history.history
@@ -324,7 +320,7 @@ def test_fit_vae_lowers_the_loss_repeatably_and_decays_the_step_size(digits):
 def test_fit_vae_trains_a_conditional_vae_and_checks_labels(digits):
     x_train, y_train = digits[0][:256], digits[1][:256]
     cvae = small_vae(num_classes=10)
-    history = latent.fit_vae(
+    history = vae_recipes.fit_vae(
         cvae,
         x_train,
         y_train,
@@ -334,11 +330,11 @@ def test_fit_vae_trains_a_conditional_vae_and_checks_labels(digits):
     )
     assert np.all(np.isfinite(history.history["val_loss"]))
     with pytest.raises(ValueError, match="Expected y_train for a ConditionalVAE"):
-        latent.fit_vae(cvae, x_train, num_epochs=1)
+        vae_recipes.fit_vae(cvae, x_train, num_epochs=1)
     with pytest.raises(ValueError, match="no y_train for a VAE"):
-        latent.fit_vae(small_vae(), x_train, y_train, num_epochs=1)
+        vae_recipes.fit_vae(small_vae(), x_train, y_train, num_epochs=1)
     with pytest.raises(ValueError, match="num_epochs"):
-        latent.fit_vae(small_vae(), x_train, num_epochs=0)
+        vae_recipes.fit_vae(small_vae(), x_train, num_epochs=0)
 
 
 def test_beta_sweep_rows_match_closed_forms(digits):
@@ -347,7 +343,7 @@ def test_beta_sweep_rows_match_closed_forms(digits):
         [keras.Input(IMAGE_SHAPE), keras.layers.Flatten(), keras.layers.Dense(10)]
         + [keras.layers.Softmax()]
     )
-    rows = latent.beta_sweep(
+    rows = vae_recipes.beta_sweep(
         x_train[:512],
         x_test[:100],
         betas=(0.0, 20.0),
@@ -375,12 +371,12 @@ def test_beta_sweep_rows_match_closed_forms(digits):
     # A heavy KL weight pulls q(z | x) onto the prior: far less KL than beta = 0.
     assert rows[1]["kl"] < 0.1 * rows[0]["kl"]
     with pytest.raises(ValueError, match="every beta >= 0"):
-        latent.beta_sweep(x_train, x_test, betas=(1.0, -1.0))
+        vae_recipes.beta_sweep(x_train, x_test, betas=(1.0, -1.0))
 
 
 def test_vae_sweep_trains_each_latent_size_and_beta(digits):
     x_train, _, x_val, _ = digits
-    rows = latent.vae_sweep(
+    rows = vae_recipes.vae_sweep(
         x_train[:256],
         x_val[:64],
         [(2, 1.0), (5, 0.5)],
@@ -401,12 +397,12 @@ def test_vae_sweep_trains_each_latent_size_and_beta(digits):
         assert 0 <= row["active_dims"] <= row["latent_dim"]
     for bad in ([(0, 1.0)], [(2, -1.0)], [(2,)], [(2.5, 1.0)]):
         with pytest.raises(ValueError, match="latent_dim >= 1, beta >= 0"):
-            latent.vae_sweep(x_train[:64], x_val[:16], bad, num_epochs=1)
+            vae_recipes.vae_sweep(x_train[:64], x_val[:16], bad, num_epochs=1)
 
 
 def test_sweep_seconds_are_measured(digits):
     x_train, _, x_test, _ = digits
-    (row,) = latent.beta_sweep(
+    (row,) = vae_recipes.beta_sweep(
         x_train[:128], x_test[:32], betas=(1,), hidden_units=(8,), num_epochs=1
     )
     assert 0.0 < row["seconds"] < 120.0 and math.isfinite(row["elbo"])

@@ -1,4 +1,4 @@
-"""Tests for keras_ae.layers: DenseTranspose against NumPy and closed forms."""
+"""Tests for keras_ae.models.layers: DenseTranspose against NumPy and closed forms."""
 
 import keras
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import keras_ae  # noqa: F401  (selects the TensorFlow backend)
-from keras_ae.layers import DenseTranspose, TiedDense
+from keras_ae.models.layers import DenseTranspose, TiedDense
 
 
 def sigmoid(z):

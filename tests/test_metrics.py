@@ -6,7 +6,7 @@ from scipy.linalg import sqrtm
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from sklearn.metrics import roc_auc_score
 
-from keras_ae.metrics import (
+from keras_ae.evaluate.metrics import (
     alarm_threshold,
     detection_rates,
     frechet_distance,

@@ -11,12 +11,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ae import comparison, devices
+from keras_ae import devices
 from keras_ae.data import load_dataset
-from keras_ae.gan_builders import build_dense_discriminator, build_dense_generator
-from keras_ae.gans import GAN
-from keras_ae.training import ContractiveAutoencoder
-from keras_ae.vae import VAE, build_vae_decoder, build_vae_encoder
+from keras_ae.models.contractive import ContractiveAutoencoder
+from keras_ae.models.gan_builders import (
+    build_dense_discriminator,
+    build_dense_generator,
+)
+from keras_ae.models.gans import GAN
+from keras_ae.models.vae import VAE
+from keras_ae.models.vae_builders import build_vae_decoder, build_vae_encoder
+from keras_ae.train import registry
 
 
 @pytest.fixture
@@ -71,7 +76,7 @@ def test_use_mixed_precision_sets_and_reports(restore_policy, capsys):
     assert devices.use_mixed_precision("mixed_bfloat16") == "mixed_bfloat16"
     assert keras.config.dtype_policy().name == "mixed_bfloat16"
     assert "dtype policy mixed_bfloat16" in capsys.readouterr().out
-    # The custom train_steps scale their losses (keras_ae._step.minimize), so
+    # The custom train_steps scale their losses (keras_ae.models._base.minimize), so
     # float16 with a LossScaleOptimizer is allowed.
     assert devices.use_mixed_precision("mixed_float16") == "mixed_float16"
     with pytest.raises(ValueError, match="Expected policy in"):
@@ -86,12 +91,12 @@ def digits():
 
 def _train(kind, digits, num_epochs):
     x_train, y_train, _ = digits
-    return comparison.train_model(
+    return registry.train_model(
         kind, x_train, y_train, num_epochs=num_epochs, batch_size=128, seed=0
     )
 
 
-@pytest.mark.parametrize("kind", comparison.MODEL_KINDS)
+@pytest.mark.parametrize("kind", registry.MODEL_KINDS)
 def test_every_kind_trains_in_bfloat16_with_float32_outputs(
     kind, digits, restore_policy
 ):

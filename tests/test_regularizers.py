@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ae.regularizers import KLSparsity, L1Sparsity, activation_report
+from keras_ae.models.regularizers import KLSparsity, L1Sparsity, activation_report
 
 
 def numpy_kl_penalty(codes, rho, beta):
@@ -170,7 +170,7 @@ tf.config.set_logical_device_configuration(
 import keras
 import numpy as np
 
-from keras_ae.regularizers import KLSparsity
+from keras_ae.models.regularizers import KLSparsity
 
 codes = np.array(json.loads(CODES), dtype="float32")
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

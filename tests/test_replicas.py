@@ -1,4 +1,4 @@
-"""The shared training step (keras_ae._step) of the seven models with their own
+"""The shared training step (keras_ae.models._base) of the seven models with their own
 steps: MirroredStrategy over two CPUs gives the single-device updates, and the
 metrics weight each batch by its size."""
 
@@ -12,10 +12,15 @@ import numpy as np
 import pytest
 from keras import ops
 
-from keras_ae.gan_builders import build_dense_discriminator, build_dense_generator
-from keras_ae.gans import GAN, WGANGP, ConditionalGAN
-from keras_ae.training import ContractiveAutoencoder, DenoisingAutoencoder
-from keras_ae.vae import VAE, build_vae_decoder, build_vae_encoder
+from keras_ae.models.contractive import ContractiveAutoencoder
+from keras_ae.models.denoising import DenoisingAutoencoder
+from keras_ae.models.gan_builders import (
+    build_dense_discriminator,
+    build_dense_generator,
+)
+from keras_ae.models.gans import GAN, WGANGP, ConditionalGAN
+from keras_ae.models.vae import VAE
+from keras_ae.models.vae_builders import build_vae_decoder, build_vae_encoder
 
 SHAPE = (8, 8, 1)
 MODELS = ("dae", "cae", "vae", "cvae", "gan", "cgan", "wgan")
@@ -35,15 +40,20 @@ tf.config.set_logical_device_configuration(
 import keras
 import numpy as np
 
-import keras_ae._step
-import keras_ae.gans
-import keras_ae.training
-import keras_ae.vae
+import keras_ae.models._base
+import keras_ae.models.gans
+import keras_ae.models.contractive
+import keras_ae.models.vae
 from keras_ae.devices import scale_loss_for_replicas
-from keras_ae.gan_builders import build_dense_discriminator, build_dense_generator
-from keras_ae.gans import GAN, WGANGP, ConditionalGAN
-from keras_ae.training import ContractiveAutoencoder, DenoisingAutoencoder
-from keras_ae.vae import VAE, ConditionalVAE, build_vae_decoder, build_vae_encoder
+from keras_ae.models.gan_builders import (
+    build_dense_discriminator,
+    build_dense_generator,
+)
+from keras_ae.models.gans import GAN, WGANGP, ConditionalGAN
+from keras_ae.models.contractive import ContractiveAutoencoder
+from keras_ae.models.denoising import DenoisingAutoencoder
+from keras_ae.models.vae import VAE, ConditionalVAE
+from keras_ae.models.vae_builders import build_vae_decoder, build_vae_encoder
 
 # Each replica normally folds its id into the seed of its noise (replica_seed),
 # so two replicas draw other noise than one device does for the same images,
@@ -72,7 +82,7 @@ def rows_of_one_global_draw(draw):
     return patched
 
 
-for module in (keras_ae.vae, keras_ae.gans, keras_ae.training):
+for module in (keras_ae.models.vae, keras_ae.models.gans, keras_ae.models.contractive):
     module.replica_seed = GlobalDraw
 keras.random.normal = rows_of_one_global_draw(keras.random.normal)
 keras.random.uniform = rows_of_one_global_draw(keras.random.uniform)
@@ -175,11 +185,11 @@ for name in ("dae", "cae", "vae", "cvae", "gan", "cgan", "wgan"):
 
 # Without the division by the number of replicas the two replicas' gradients
 # add up to twice the single-device one: the comparison above must see that.
-keras_ae._step.scale_loss_for_replicas = lambda loss: loss
+keras_ae.models._base.scale_loss_for_replicas = lambda loss: loss
 keras.utils.set_random_seed(0)
 initial = build("cae").get_weights()
 unscaled_weights = train(mirrored, "cae", initial)[1]
-keras_ae._step.scale_loss_for_replicas = scale_loss_for_replicas
+keras_ae.models._base.scale_loss_for_replicas = scale_loss_for_replicas
 single_weights = train(default, "cae", initial)[1]
 results["unscaled_cae_gap"] = max(
     float(np.max(np.abs(s - u)))
@@ -388,7 +398,7 @@ def test_gans_refuse_sample_weights(model_class):
 def test_minimize_scales_for_replicas_and_the_loss_scale():
     # A LossScaleOptimizer: minimize multiplies the loss by the scale and the
     # optimizer divides the gradient by it, so SGD takes the plain step.
-    from keras_ae._step import minimize
+    from keras_ae.models._base import minimize
 
     weight = keras.Variable(np.array([1.0, -2.0], "float32"))
     optimizer = keras.optimizers.LossScaleOptimizer(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_ae.course import run_course
+from keras_ae.course.runner import run_course
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = [

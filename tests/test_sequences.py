@@ -1,10 +1,11 @@
-"""Tests of keras_ae.sequences against slicing, NumPy and saved-model reloads."""
+"""Tests of keras_ae.models.sequences against slicing, NumPy and saved-model reloads."""
 
 import keras
 import numpy as np
 import pytest
 
-from keras_ae import sequences
+from keras_ae.evaluate import series_eval
+from keras_ae.models import sequences
 
 
 def test_sliding_windows_match_slicing():
@@ -66,32 +67,32 @@ def test_reconstruction_scores_of_an_identity_and_a_zero_model():
     inputs = keras.Input((10, 1))
     identity = keras.Model(inputs, keras.layers.Identity()(inputs))
     np.testing.assert_allclose(
-        sequences.reconstruction_scores(identity, series, 10), 0.0, atol=1e-12
+        series_eval.reconstruction_scores(identity, series, 10), 0.0, atol=1e-12
     )
     zeros = keras.Model(inputs, keras.layers.Rescaling(0.0)(inputs))
     # A model that outputs 0 everywhere: every window gives step t the error
     # series[t]^2, so the average is that too.
-    scores = sequences.reconstruction_scores(zeros, series, 10, stride=3)
+    scores = series_eval.reconstruction_scores(zeros, series, 10, stride=3)
     covered = ~np.isnan(scores)
     np.testing.assert_allclose(scores[covered], series[covered] ** 2, rtol=1e-6)
     assert covered.sum() == (120 - 10) // 3 * 3 + 10
     # per="window": each window's mean of series^2, averaged over covering windows.
-    per_window = sequences.reconstruction_scores(zeros, series, 10, per="window")
+    per_window = series_eval.reconstruction_scores(zeros, series, 10, per="window")
     window_means = np.lib.stride_tricks.sliding_window_view(series**2, 10).mean(-1)
     assert per_window[0] == pytest.approx(window_means[0], rel=1e-6)
     assert per_window[50] == pytest.approx(window_means[41:51].mean(), rel=1e-6)
     # per="last": window w's mean goes to its last step only, so no score at t
     # uses a value after t.
-    causal = sequences.reconstruction_scores(zeros, series, 10, stride=2, per="last")
+    causal = series_eval.reconstruction_scores(zeros, series, 10, stride=2, per="last")
     assert np.isnan(causal[:9]).all() and np.isnan(causal[10])
     assert causal[9] == pytest.approx(window_means[0], rel=1e-6)
     assert causal[13] == pytest.approx(window_means[4], rel=1e-6)
     changed = series.copy()
     changed[60:] = 5.0  # the future changes; the past scores do not
-    after = sequences.reconstruction_scores(zeros, changed, 10, stride=2, per="last")
+    after = series_eval.reconstruction_scores(zeros, changed, 10, stride=2, per="last")
     np.testing.assert_array_equal(after[:60], causal[:60])
     with pytest.raises(ValueError, match="per to be 'step', 'window' or 'last'"):
-        sequences.reconstruction_scores(zeros, series, 10, per="max")
+        series_eval.reconstruction_scores(zeros, series, 10, per="max")
 
 
 @pytest.mark.parametrize("window_size", [90, 64, 7])
@@ -137,7 +138,7 @@ def test_conv1d_autoencoder_learns_a_sine():
 
 
 def test_sequence_vae_parts_fit_the_course_vae(tmp_path):
-    from keras_ae.vae import VAE
+    from keras_ae.models.vae import VAE
 
     encoder = sequences.build_sequence_vae_encoder(24, latent_dim=3)
     decoder = sequences.build_sequence_vae_decoder(24, latent_dim=3)
@@ -156,5 +157,5 @@ def test_reconstruct_series_averages_overlapping_outputs():
     doubled = keras.Model(inputs, keras.layers.Rescaling(2.0)(inputs))
     series = np.random.default_rng(3).normal(size=(30, 2)).astype("float32")
     np.testing.assert_allclose(
-        sequences.reconstruct_series(doubled, series, 6), 2 * series, rtol=1e-6
+        series_eval.reconstruct_series(doubled, series, 6), 2 * series, rtol=1e-6
     )

@@ -1,4 +1,4 @@
-"""Tests of keras_ae.series_eval against scikit-learn, SciPy and hand counts."""
+"""Tests of keras_ae.evaluate.series_eval against scikit-learn, SciPy, hand counts."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ from scipy.ndimage import uniform_filter1d
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
-from keras_ae import series_eval
+from keras_ae.evaluate import series_eval
 
 
 def test_segments_and_point_adjustment():

@@ -1,4 +1,4 @@
-"""Tests for keras_ae.training: contractive and denoising autoencoders."""
+"""Tests for keras_ae.models.contractive: contractive and denoising autoencoders."""
 
 import json
 import os
@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from keras_ae.data import add_gaussian_noise, corrupt, load_dataset
-from keras_ae.training import (
+from keras_ae.models.contractive import (
     CLOSED_FORM_ACTIVATIONS,
     ContractiveAutoencoder,
-    DenoisingAutoencoder,
     jacobian_frobenius_batch_jacobian,
     jacobian_frobenius_closed_form,
 )
+from keras_ae.models.denoising import DenoisingAutoencoder
 
 IMAGE_SHAPE = (8, 8, 1)
 
@@ -284,7 +284,7 @@ import keras
 import numpy as np
 
 from keras_ae.data import NOISE_KINDS
-from keras_ae.training import DenoisingAutoencoder
+from keras_ae.models.denoising import DenoisingAutoencoder
 
 SEEN = {}
 
@@ -426,7 +426,7 @@ def test_save_and_load_in_a_fresh_process(tmp_path):
     script = textwrap.dedent(
         f"""
         import json, pathlib, keras, numpy as np
-        import keras_ae.training
+        import keras_ae.models.contractive
         folder = pathlib.Path({str(tmp_path)!r})
         x = np.load(folder / "x.npy")
         configs = {{}}

@@ -46,8 +46,8 @@ def test_load_model_finds_every_custom_class_in_a_fresh_process(tmp_path):
 
     save = (
         "import keras, numpy as np\n"
-        "from keras_ae.regularizers import KLSparsity\n"
-        "from keras_ae.layers import TiedDense\n"
+        "from keras_ae.models.regularizers import KLSparsity\n"
+        "from keras_ae.models.layers import TiedDense\n"
         "x = keras.Input((4,))\n"
         "h = TiedDense(3, activation='sigmoid',\n"
         "              activity_regularizer=KLSparsity(0.1))(x)\n"

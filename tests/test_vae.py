@@ -1,4 +1,4 @@
-"""Tests for keras_ae.vae against closed forms, NumPy and exact log-likelihoods."""
+"""Tests for keras_ae.models.vae against closed forms, NumPy, exact likelihoods."""
 
 import json
 import math
@@ -13,16 +13,13 @@ import pytest
 import tensorflow as tf
 
 from keras_ae.data import load_dataset
-from keras_ae.gan_builders import build_dense_discriminator, build_dense_generator
-from keras_ae.gans import ConditionalGAN
-from keras_ae.vae import (
-    LOG_VAR_RANGE,
-    VAE,
-    ConditionalVAE,
-    Sampling,
-    build_vae_decoder,
-    build_vae_encoder,
+from keras_ae.models.gan_builders import (
+    build_dense_discriminator,
+    build_dense_generator,
 )
+from keras_ae.models.gans import ConditionalGAN
+from keras_ae.models.vae import LOG_VAR_RANGE, VAE, ConditionalVAE, Sampling
+from keras_ae.models.vae_builders import build_vae_decoder, build_vae_encoder
 
 IMAGE_SHAPE = (8, 8, 1)
 LATENT_DIM = 3
@@ -505,7 +502,7 @@ def test_save_and_load_in_a_fresh_process(tmp_path, digits):
         f"""
         import json, pathlib
         import keras, numpy as np
-        import keras_ae.vae  # registers the classes
+        import keras_ae.models.vae  # registers the classes
         folder = pathlib.Path({str(tmp_path)!r})
         x, y, z = (np.load(folder / f"{{n}}.npy") for n in "xyz")
         load = lambda name: keras.saving.load_model(
@@ -562,7 +559,8 @@ import keras
 
 from keras_ae import devices
 from keras_ae.data import load_dataset
-from keras_ae.vae import VAE, Sampling, build_vae_decoder, build_vae_encoder
+from keras_ae.models.vae import VAE, Sampling
+from keras_ae.models.vae_builders import build_vae_decoder, build_vae_encoder
 
 
 class PosteriorMean(keras.layers.Layer):

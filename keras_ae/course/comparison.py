@@ -1,0 +1,219 @@
+"""Every model of the course trained with one budget, and measured the same way.
+
+`train_model(kind, x_train, y_train)` builds and trains one of `MODEL_KINDS`
+with the batch size and seed handling of every other kind (and the number of
+epochs the caller gives it), and returns a `TrainedModel` that says what the
+model can do (encode, reconstruct, generate). `measure` then runs the protocols
+of `keras_ae.evaluate.protocols` that apply to it and returns one row of a comparison
+table; a protocol that does not apply (a GAN has no encoder, so no
+reconstruction, probe or reconstruction-based anomaly score) gives `None`.
+
+Example:
+    >>> trained = train_model("vae", x_train, y_train, num_epochs=40)
+    >>> row = measure(trained, x_train, y_train, x_test, y_test,
+    ...               classifier=get_classifier("mnist_5k"), x_val=x_val,
+    ...               y_val=y_val)
+"""
+
+import numpy as np
+
+from keras_ae.evaluate import protocols
+from keras_ae.train.registry import FAMILIES, TrainedModel, _check_kind, train_model
+
+__all__ = [
+    "measure",
+    "anomaly_auroc",
+    "summarize_seeds",
+]
+
+
+def measure(
+    trained,
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    *,
+    classifier=None,
+    num_generated=None,
+    seed=0,
+    x_val=None,
+    y_val=None,
+    probe_baselines=True,
+):
+    """Measures a `TrainedModel` with every protocol that applies to it.
+
+    - Reconstruction (autoencoders and VAEs; a VAE decodes its posterior mean):
+      `mse`, `psnr` (dB), `ssim` on `x_test`.
+    - Linear probe (models with an encoder): `probe_codes`, `probe_pixels`,
+      `probe_pca` (PCA codes of the same size), test accuracies; with `x_val`
+      each probe's regularization is chosen on the validation split
+      (`keras_ae.evaluate.protocols.probe_comparison`).
+    - Samples (VAEs and GANs, if `classifier` is given): `num_generated`
+      samples; `num_covered` classes, `all_within` (every class between 5% and
+      20% of them), `smallest_class` and `largest_class` (the fractions of the
+      rarest and the commonest class) and `effective_classes` from all of them;
+      `frechet_distance` of the first `len(x_val)` of them against `x_test`,
+      next to its floor `real_floor`, `x_val` against `x_test`
+      (`keras_ae.evaluate.protocols.sample_quality`). The validation images are ones
+      that neither the classifier nor the model saw. Without `x_val`, the
+      floor uses the first `num_generated` training images instead (an
+      optimistic floor if the classifier trained on them).
+
+    Args:
+        trained: A `TrainedModel` from `train_model`.
+        x_train: Training images; y_train: their labels.
+        x_test: Test images; y_test: their labels.
+        classifier: The course's classifier (`keras_ae.evaluate.classifier`), or None
+            to skip the sample measurements.
+        num_generated: Images generated; default `len(x_test)`.
+        seed: Seed of the generated images.
+        x_val: Optional validation images; y_val: their labels.
+        probe_baselines: If False, skip the pixel and PCA probes (they are the
+            same for every model: compute them once).
+
+    Returns:
+        A dict with the keys above (None where a protocol does not apply) and
+        `model`, `family`, `params`, `train_s`, `epochs`, `code_size`.
+
+    Example:
+        >>> measure(train_model("undercomplete", x_train), x_train, y_train,
+        ...         x_test, y_test, x_val=x_val, y_val=y_val)["mse"]
+        0.0163
+    """
+    if not isinstance(trained, TrainedModel):
+        raise ValueError(f"Expected a TrainedModel. Received: {trained!r}")
+    if (x_val is None) != (y_val is None):
+        raise ValueError(
+            "Expected both x_val and y_val, or neither. Received: "
+            f"x_val {'None' if x_val is None else 'given'}, "
+            f"y_val {'None' if y_val is None else 'given'}"
+        )
+    row = {
+        "model": trained.kind,
+        "family": trained.family,
+        "params": trained.num_params,
+        "train_s": trained.train_seconds,
+        "epochs": trained.num_epochs,
+        "code_size": trained.code_size,
+    }
+    keys = ("mse", "psnr", "ssim", "probe_codes", "probe_pixels", "probe_pca")
+    row.update(dict.fromkeys(keys))
+    if trained.encoder is not None:
+        row.update(protocols.reconstruction_report(trained.model, x_test))
+        probe = protocols.probe_comparison(
+            trained.encoder,
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            x_val=x_val,
+            y_val=y_val,
+            baselines=probe_baselines,
+        )
+        row.update(
+            probe_codes=probe["codes"],
+            probe_pixels=probe["pixels"],
+            probe_pca=probe["pca"],
+        )
+    sample_keys = (
+        "frechet_distance",
+        "real_floor",
+        "num_covered",
+        "all_within",
+        "effective_classes",
+    )
+    row.update(dict.fromkeys((*sample_keys, "smallest_class", "largest_class")))
+    if trained.generate is not None and classifier is not None:
+        num_generated = len(x_test) if num_generated is None else int(num_generated)
+        generated = np.clip(trained.generate(num_generated, seed), 0.0, 1.0)
+        heldout = x_train[:num_generated] if x_val is None else x_val
+        quality = protocols.sample_quality(classifier, generated, x_test, heldout)
+        row.update({key: quality[key] for key in sample_keys})
+        row["smallest_class"] = float(np.min(quality["histogram"]))
+        row["largest_class"] = float(np.max(quality["histogram"]))
+    return row
+
+
+def anomaly_auroc(kind, x_train, y_train, x_test, y_test, classes, **train_kwargs):
+    """One-class anomaly AUROC of one model kind (`one_class_protocol`).
+
+    For each normal class a fresh model of `kind` is trained with
+    `train_model(kind, ..., **train_kwargs)` on that class's training images.
+    Autoencoders score a test image by its reconstruction error, VAEs by
+    minus its ELBO (`negative_elbo_scores`). GANs have no encoder, so no score
+    of this kind: the result is None.
+
+    Args:
+        kind: One of `MODEL_KINDS`.
+        x_train: Training images; y_train: their labels.
+        x_test: Test images; y_test: their labels.
+        classes: The normal classes to run.
+        **train_kwargs: Passed to `train_model` (`num_epochs`, `seed`, ...).
+
+    Returns:
+        The dict of `one_class_protocol` (`per_class`, `mean`), or None.
+
+    Example:
+        >>> anomaly_auroc("undercomplete", x_train, y_train, x_test, y_test,
+        ...               classes=(0, 1), num_epochs=40)["mean"]
+        0.95
+    """
+    _check_kind(kind)
+    family = FAMILIES[kind]
+    if family == "gan":
+        return None
+    score = "reconstruction"
+    if family == "vae":
+
+        def score(vae, x):
+            return protocols.negative_elbo_scores(vae, x)
+
+    seed = train_kwargs.get("seed", 0)
+    return protocols.one_class_protocol(
+        lambda x_normal: train_model(kind, x_normal, **train_kwargs).model,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        classes=classes,
+        score=score,
+        seed=seed,
+    )
+
+
+def summarize_seeds(rows):
+    """Merges the rows of one model trained with several seeds into one row.
+
+    Args:
+        rows: Rows of `measure` for the same model, one per seed.
+
+    Returns:
+        The first row's `model` and `family`, the mean over the seeds of every
+        number (None where no seed has one), `mse_std` and `fd_std` (standard
+        deviations over the seeds of the test MSE and the Frechet distance; None
+        with fewer than 2 values) and `seeds` (the number of rows).
+
+    Example:
+        >>> summarize_seeds([measure(train_model("vae", x_train, seed=s), ...)
+        ...                  for s in (0, 1, 2)])["fd_std"]
+        0.8
+    """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("Expected at least one row. Received: rows=[]")
+
+    def values(key):
+        return [row[key] for row in rows if row.get(key) is not None]
+
+    summary = {"model": rows[0]["model"], "family": rows[0]["family"]}
+    for key, value in rows[0].items():
+        if key in summary or isinstance(value, str):
+            continue
+        found = values(key)
+        summary[key] = float(np.mean(found)) if found else None
+    for key, name in (("mse", "mse_std"), ("frechet_distance", "fd_std")):
+        found = values(key)
+        summary[name] = float(np.std(found)) if len(found) > 1 else None
+    summary["seeds"] = len(rows)
+    return summary

@@ -1,0 +1,191 @@
+"""Classical compression baselines: uniform quantization of codes and JPEG at a byte
+budget.
+"""
+
+import io
+
+import numpy as np
+
+__all__ = [
+    "quantize",
+    "dequantize",
+    "quantized_roundtrip",
+    "jpeg_roundtrip",
+    "jpeg_at_byte_budget",
+]
+
+
+def quantize(values, bits=8, low=None, high=None):
+    """Uniform quantization of `values` to integers in `[0, 2**bits - 1]`.
+
+    Args:
+        values: Array of floats.
+        bits: Bits per value, 1 to 16.
+        low: Value mapped to 0 (default: the minimum of `values`).
+        high: Value mapped to `2**bits - 1` (default: the maximum). Values
+            outside `[low, high]` are clipped.
+
+    Returns:
+        `(levels, low, high)`: the integer levels (uint16 array) and the range,
+        for `dequantize`.
+
+    Example:
+        >>> levels, low, high = quantize(codes_train, bits=8)
+        >>> levels, _, _ = quantize(codes_test, 8, low, high)
+        >>> approx = dequantize(levels, 8, low, high)
+    """
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
+        raise ValueError(f"Expected an int 1 <= bits <= 16. Received: bits={bits!r}")
+    if not 1 <= bits <= 16:
+        raise ValueError(f"Expected an int 1 <= bits <= 16. Received: bits={bits!r}")
+    values = np.asarray(values, dtype="float64")
+    low = float(values.min()) if low is None else float(low)
+    high = float(values.max()) if high is None else float(high)
+    if not high > low:
+        raise ValueError(f"Expected high > low. Received: low={low}, high={high}")
+    steps = 2**bits - 1
+    scaled = (np.clip(values, low, high) - low) / (high - low) * steps
+    return np.rint(scaled).astype("uint16"), low, high
+
+
+def dequantize(levels, bits, low, high):
+    """Maps the levels of `quantize` back to values (float32).
+
+    Args:
+        levels: Integer levels from `quantize`.
+        bits: The bits given to `quantize`.
+        low: The `low` returned by `quantize`.
+        high: The `high` returned by `quantize`.
+
+    Returns:
+        A float32 array, `low + levels * (high - low) / (2**bits - 1)`.
+    """
+    steps = 2**bits - 1
+    return (low + np.asarray(levels, "float64") * (high - low) / steps).astype(
+        "float32"
+    )
+
+
+def quantized_roundtrip(encode, decode, x_train, x_test, bits=8):
+    """Compresses images to codes of `bits` bits per value, and decodes them.
+
+    The codes of `x_test` are quantized (`quantize`) with the range of the
+    training codes, the two numbers a receiver needs once rather than per image;
+    test codes outside it are clipped. The decoded images are clipped to [0, 1].
+
+    Args:
+        encode: Function from images `(N, ...)` to codes `(N, ...)`, e.g. an
+            encoder's `predict` or `lambda x: pca.transform(x.reshape(len(x), -1))`.
+        decode: Function from codes back to images of `x_test`'s shape.
+        x_train: Training images, for the range of the codes.
+        x_test: Images to compress.
+        bits: Bits per stored code value, 1 to 16.
+
+    Returns:
+        The reconstructions of `x_test` from the quantized codes, float32 in
+        [0, 1], shape of `x_test`.
+
+    Example:
+        >>> encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+        >>> images = quantized_roundtrip(encoder.predict, decoder.predict,
+        ...                              x_train, x_test, bits=8)
+    """
+    x_test = np.asarray(x_test, dtype="float32")
+    _, low, high = quantize(np.asarray(encode(x_train)), bits)
+    levels, _, _ = quantize(np.asarray(encode(x_test)), bits, low, high)
+    images = np.asarray(decode(dequantize(levels, bits, low, high)), dtype="float32")
+    if images.shape != x_test.shape:
+        raise ValueError(
+            "Expected decode to return images of x_test's shape "
+            f"{x_test.shape}. Received: shape {images.shape}"
+        )
+    return np.clip(images, 0.0, 1.0)
+
+
+def _to_uint8_mosaic(images):
+    images = np.asarray(images, dtype="float32")
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(
+            "Expected images of shape (N, H, W, 1 or 3). "
+            f"Received: shape={images.shape}"
+        )
+    pixels = np.rint(np.clip(images, 0.0, 1.0) * 255).astype("uint8")
+    # One image per row of the mosaic: JPEG's 8x8 blocks never straddle two
+    # images whose sides are multiples of 8, and the header is paid once.
+    return pixels.reshape(-1, *pixels.shape[2:])
+
+
+def jpeg_roundtrip(images, quality=75):
+    """Compresses a batch of images as JPEG and decodes it again.
+
+    The images are stacked into one tall picture and saved once with Pillow
+    (`optimize=True`, no chroma subsampling for colour), so the file header and
+    Huffman tables are shared and the bytes per image are the file size divided
+    by the number of images. Pixels are rounded to 8 bits first.
+
+    Args:
+        images: Images `(N, H, W, 1 or 3)` in [0, 1]; H and W multiples of 8 make
+            every 8x8 JPEG block fall inside one image.
+        quality: Pillow's JPEG quality, 1 to 95.
+
+    Returns:
+        `(decoded, bytes_per_image)`: the decoded images (float32 in [0, 1],
+        same shape) and the file size in bytes divided by N.
+
+    Example:
+        >>> decoded, size = jpeg_roundtrip(x_test, quality=50)
+    """
+    from PIL import Image
+
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)):
+        raise ValueError(f"Expected an int 1 <= quality <= 95. Received: {quality!r}")
+    if not 1 <= quality <= 95:
+        raise ValueError(f"Expected an int 1 <= quality <= 95. Received: {quality!r}")
+    images = np.asarray(images)
+    mosaic = _to_uint8_mosaic(images)
+    picture = Image.fromarray(mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic)
+    buffer = io.BytesIO()
+    picture.save(
+        buffer, format="JPEG", quality=int(quality), optimize=True, subsampling=0
+    )
+    size = buffer.tell()
+    buffer.seek(0)
+    decoded = np.asarray(Image.open(buffer), dtype="float32") / 255.0
+    decoded = decoded.reshape(images.shape)
+    return decoded, size / len(images)
+
+
+def jpeg_at_byte_budget(images, bytes_per_image):
+    """The highest JPEG quality whose size fits a budget of bytes per image.
+
+    Searches `quality` 1 to 95 by bisection (the size grows with the quality).
+
+    Args:
+        images: Images `(N, H, W, 1 or 3)` in [0, 1].
+        bytes_per_image: The budget, > 0.
+
+    Returns:
+        `(decoded, bytes_per_image, quality)` of the best quality that fits, or
+        of quality 1 if even that is over budget (check the returned size).
+
+    Example:
+        >>> decoded, size, quality = jpeg_at_byte_budget(x_test, 32)
+    """
+    if not bytes_per_image > 0:
+        raise ValueError(
+            f"Expected bytes_per_image > 0. Received: bytes_per_image={bytes_per_image}"
+        )
+    low, high = 1, 95
+    best = None
+    while low <= high:
+        middle = (low + high) // 2
+        decoded, size = jpeg_roundtrip(images, middle)
+        if size <= bytes_per_image:
+            best = (decoded, size, middle)
+            low = middle + 1
+        else:
+            high = middle - 1
+    if best is None:
+        decoded, size = jpeg_roundtrip(images, 1)
+        best = (decoded, size, 1)
+    return best

@@ -1,0 +1,197 @@
+"""Custom layers shared by the course's models.
+
+`DenseTranspose` ties a decoder layer to an encoder `Dense` layer: it reuses the
+encoder's kernel, transposed, so the two layers train one set of weights.
+`TiedDense` is the `Dense` layer to tie to when the model must be saved.
+"""
+
+import uuid
+
+import keras
+from keras import ops
+
+__all__ = [
+    "TiedDense",
+    "DenseTranspose",
+]
+
+
+_TIE_KEY_PREFIX = "keras_ae.TiedDense/"
+
+
+# Marks the inner config that `TiedDense.from_config` hands back to Keras, so
+# that the second call builds the layer instead of recursing. Never saved.
+_CONSTRUCT_KEY = "__keras_ae_construct__"
+
+
+@keras.saving.register_keras_serializable(package="keras_ae")
+class TiedDense(keras.layers.Dense):
+    """`Dense` layer that other layers can tie to and still be saved and loaded.
+
+    It is a plain `keras.layers.Dense` plus a `tie_id`, a string that names the
+    layer for good (it is saved in the config and kept by `load_model`). Why it
+    is needed: while saving, Keras marks an object met twice with a
+    `shared_object_id` so that loading rebuilds it once, but a nested Functional
+    model's `get_config` returns a deep copy, so the mark never reaches the copy
+    of the layer inside the encoder's config. A plain `Dense` layer used by the
+    encoder and by a `DenseTranspose` in the decoder therefore loads as two
+    layers with two kernels, or fails to load (checked with Keras 3.15; the same
+    limitation as Keras issue #10898). `TiedDense.from_config` therefore marks
+    its own config with a `shared_object_id` made from the `tie_id` and hands
+    it to the public `keras.saving.deserialize_keras_object`, which, inside
+    the object-sharing scope that `keras.saving.load_model` opens, records the
+    first layer under that id and returns it whenever the same id is met
+    again, so every reference resolves to one layer.
+
+    Args:
+        units: Positive integer, dimension of the output.
+        tie_id: String identifying the layer across saving and loading. Leave it
+            `None` (a random one is drawn); `from_config` passes the saved one.
+        **kwargs: Any other `keras.layers.Dense` argument (`activation`, ...).
+
+    Example:
+
+    >>> dense = TiedDense(3, activation="relu")
+    >>> decoder_layer = DenseTranspose(tied_to=dense)
+    """
+
+    def __init__(self, units, tie_id=None, **kwargs):
+        super().__init__(units, **kwargs)
+        self.tie_id = str(tie_id) if tie_id is not None else uuid.uuid4().hex
+
+    def get_config(self):
+        base = super().get_config()
+        return {**base, "tie_id": self.tie_id}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if config.pop(_CONSTRUCT_KEY, False) or config.get("tie_id") is None:
+            return super().from_config(config)
+        # Keras returns the layer already loaded under this id, or calls
+        # from_config again (marked, so it builds the layer) and records the
+        # result under the id. Outside a sharing scope (e.g. `clone_model`) it
+        # records nothing: each call builds a new layer.
+        return keras.saving.deserialize_keras_object(
+            {
+                "module": cls.__module__,
+                "class_name": cls.__name__,
+                "registered_name": keras.saving.get_registered_name(cls),
+                "config": {**config, _CONSTRUCT_KEY: True},
+                "shared_object_id": _TIE_KEY_PREFIX + str(config["tie_id"]),
+            },
+            custom_objects={keras.saving.get_registered_name(cls): cls},
+        )
+
+
+@keras.saving.register_keras_serializable(package="keras_ae")
+class DenseTranspose(keras.layers.Layer):
+    """Dense layer whose kernel is the transpose of another `Dense` layer's kernel.
+
+    A `Dense(units)` layer maps `n` inputs to `units` outputs with a kernel of
+    shape `(n, units)`. `DenseTranspose(tied_to=dense)` maps `units` inputs back
+    to `n` outputs with `dense.kernel` transposed, `(units, n)`: the decoder of a
+    tied-weights autoencoder stores no kernel of its own. Its bias (shape `(n,)`)
+    is its own, and the bias of `tied_to` is not used.
+
+    How the tie survives saving: the layer keeps `tied_to` as an attribute (so
+    Keras tracks the shared kernel as one of its weights, and the weights file
+    stores it once) and `get_config` returns `tied_to` serialized with
+    `keras.saving.serialize_keras_object`. On loading, that config must resolve
+    to the very layer the encoder loads, not to a copy:
+
+    - If `tied_to` is a `TiedDense` (what `build_tied_dense_decoder` uses), it
+      does, wherever the two layers sit: same model or encoder and decoder
+      sub-models of one autoencoder.
+    - If `tied_to` is a plain `Dense`, Keras's own object sharing resolves it
+      only when both layers are in the same Functional model (not nested
+      sub-models); otherwise the loaded model silently gets an untied copy.
+
+    Both rely on the sharing scope of `model.save`/`keras.saving.load_model`
+    (which works with `safe_mode=True`). Outside it (for example
+    `keras.models.clone_model`, or `from_config(get_config())` by hand), the
+    copy gets an untied duplicate of `tied_to`.
+
+    Args:
+        tied_to: A `keras.layers.Dense` layer, already built (call it, or the
+            encoder it belongs to, first).
+        activation: Activation function, a name such as `"relu"` or a callable.
+            `None` means linear.
+        use_bias: Whether the layer adds its own bias vector.
+        bias_initializer: Initializer of the bias vector.
+        **kwargs: Base layer keyword arguments, such as `name`.
+
+    Example:
+
+    >>> dense = keras.layers.Dense(3)
+    >>> codes = dense(keras.ops.ones((2, 5)))
+    >>> layer = DenseTranspose(tied_to=dense, activation="sigmoid")
+    >>> layer(codes).shape
+    TensorShape([2, 5])
+    """
+
+    def __init__(
+        self,
+        tied_to,
+        activation=None,
+        use_bias=True,
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(tied_to, dict):
+            tied_to = keras.saving.deserialize_keras_object(tied_to)
+        if not isinstance(tied_to, keras.layers.Dense):
+            raise ValueError(
+                "Expected tied_to to be a keras.layers.Dense layer. "
+                f"Received: tied_to={tied_to!r}"
+            )
+        self.tied_to = tied_to
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.input_spec = keras.layers.InputSpec(min_ndim=2)
+
+    def build(self, input_shape):
+        if not self.tied_to.built:
+            raise ValueError(
+                "Expected tied_to to be a built Dense layer (call it once "
+                f"first). Received: tied_to={self.tied_to.name!r}, not built"
+            )
+        input_dim = input_shape[-1]
+        kernel_shape = tuple(self.tied_to.kernel.shape)
+        if input_dim is not None and input_dim != kernel_shape[1]:
+            raise ValueError(
+                f"Expected inputs with last dimension {kernel_shape[1]} (the "
+                f"units of {self.tied_to.name!r}). Received: "
+                f"input_shape={tuple(input_shape)}"
+            )
+        self.output_dim = kernel_shape[0]
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.output_dim,),
+                initializer=self.bias_initializer,
+            )
+        else:
+            self.bias = None
+        self.input_spec = keras.layers.InputSpec(min_ndim=2, axes={-1: input_dim})
+
+    def call(self, inputs):
+        outputs = ops.matmul(inputs, ops.transpose(self.tied_to.kernel))
+        if self.bias is not None:
+            outputs = ops.add(outputs, self.bias)
+        return self.activation(outputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.tied_to.kernel.shape[0],)
+
+    def get_config(self):
+        base = super().get_config()
+        config = {
+            "tied_to": keras.saving.serialize_keras_object(self.tied_to),
+            "activation": keras.activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+        }
+        return {**base, **config}
