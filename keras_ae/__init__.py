@@ -50,7 +50,7 @@ _API = {
     "ConditionalVAE": "keras_ae.models.vae",
     "GAN": "keras_ae.models.gans",
     "ConditionalGAN": "keras_ae.models.gans",
-    "WGANGP": "keras_ae.models.gans",
+    "WGANGP": "keras_ae.models.wgan",
     "fit_autoencoder": "keras_ae.train.recipes",
     "fit_vae": "keras_ae.train.vae_recipes",
     "build_gan": "keras_ae.train.gan_recipes",

@@ -5,9 +5,15 @@ Each raises a `ValueError` saying what was expected and what was received, as
 plain Python form (an int, a tuple of ints).
 """
 
+import numbers
+
 import numpy as np
 
 __all__ = [
+    "check_int",
+    "is_number",
+    "is_int",
+    "check_seed",
     "check_positive_int",
     "check_units",
     "check_shape",
@@ -106,3 +112,29 @@ def check_batch(name, x):
             f"Received: {name}.shape={x.shape}"
         )
     return x
+
+
+def is_number(value):
+    """True for a real number that is not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_int(value):
+    """True for an integer that is not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_seed(seed):
+    """Returns `seed` as an int, or None; raises ValueError for anything else."""
+    if seed is not None and not is_int(seed):
+        raise ValueError(f"Expected seed to be an int or None. Received: seed={seed!r}")
+    return None if seed is None else int(seed)
+
+
+def check_int(name, value, minimum):
+    """Checks that `value` is an int (not a bool) >= `minimum`; returns it as an int."""
+    if not is_int(value) or value < minimum:
+        raise ValueError(
+            f"Expected {name} to be an int >= {minimum}. Received: {name}={value!r}"
+        )
+    return int(value)

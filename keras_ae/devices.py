@@ -20,6 +20,8 @@ import os
 
 import keras
 
+from keras_ae._backend import require_tensorflow_backend
+
 __all__ = [
     "strategy",
     "multi_worker_cluster",
@@ -260,6 +262,7 @@ def strategy(devices=None, *, verbose=True):
         '1 CPU, no GPU or TPU: MultiWorkerMirroredStrategy (2 replicas) over 2
         workers; this is worker 0, with CPU:0'
     """
+    require_tensorflow_backend("keras_ae.devices.strategy")
     import tensorflow as tf
 
     cluster = multi_worker_cluster()  # Reads TF_CONFIG; runs no TensorFlow op.

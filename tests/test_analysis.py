@@ -98,7 +98,7 @@ def test_code_sensitivity_rejects_bad_arguments():
     x = np.zeros((4, 3), dtype="float32")
     with pytest.raises(ValueError, match="noise_stddev > 0"):
         code_sensitivity(encoder, x, 0.0)
-    with pytest.raises(ValueError, match="num_draws >= 1"):
+    with pytest.raises(ValueError, match="num_draws to be an int >= 1"):
         code_sensitivity(encoder, x, 0.1, num_draws=0)
     with pytest.raises(ValueError, match="non-empty batch"):
         code_sensitivity(encoder, x[:0], 0.1)
@@ -193,7 +193,7 @@ def test_time_callable_waits_for_returned_tensors():
 
     time_callable(lambda: [Pending(), Pending()], repeats=2, warmup=1)
     assert len(fetched) == 2 * (1 + 2)
-    with pytest.raises(ValueError, match="repeats >= 1"):
+    with pytest.raises(ValueError, match="repeats to be an int >= 1"):
         time_callable(lambda: None, repeats=0)
     with pytest.raises(ValueError, match="Expected a callable"):
         time_callable(3)

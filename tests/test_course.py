@@ -21,7 +21,7 @@ PASSING_CELLS = [
     new_markdown_cell("# A notebook that passes"),
     new_code_cell(
         "import os\n"
-        "from keras_ae.course import record_result\n"
+        "from keras_ae.course.runner import record_result\n"
         "from keras_ae.utils import profile\n"
         "record_result('profile env', os.environ.get('KERAS_AE_PROFILE', 'unset'))\n"
         "record_result('profile', profile())\n"

@@ -413,3 +413,36 @@ def test_linear_probe_accuracy_matches_scikit_learn(digits):
 def test_bad_arguments_raise_value_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call(np.zeros((4, 8, 8, 1), "float32"))
+
+
+def test_shuffled_batches_cover_every_row_once_per_epoch_in_a_new_order():
+    from keras_ae.train.recipes import shuffled_batches
+
+    x = np.arange(10, dtype="int64")
+    dataset = shuffled_batches((x, 100 + x), batch_size=4, seed=3)
+    epochs = []
+    for _ in range(3):
+        batches = [(a.numpy(), b.numpy()) for a, b in dataset]
+        assert [len(a) for a, _ in batches] == [4, 4, 2]
+        rows = np.concatenate([a for a, _ in batches])
+        np.testing.assert_array_equal(
+            np.concatenate([b for _, b in batches]), 100 + rows
+        )
+        np.testing.assert_array_equal(np.sort(rows), x)  # each row exactly once
+        epochs.append(rows)
+    assert not np.array_equal(epochs[0], epochs[1])  # reshuffled each epoch
+    again = np.concatenate([a.numpy() for a, _ in shuffled_batches((x, x), 4, seed=3)])
+    np.testing.assert_array_equal(again, epochs[0])  # the same seed, the same order
+
+
+def test_cosine_adam_follows_the_cosine_to_zero():
+    from keras_ae.train.recipes import cosine_adam
+
+    optimizer = cosine_adam(0.01, decay_steps=100)
+    schedule = optimizer.learning_rate if callable(optimizer.learning_rate) else None
+    schedule = optimizer._learning_rate if schedule is None else schedule
+    for step in (0, 25, 50, 100):
+        expected = 0.01 * 0.5 * (1 + np.cos(np.pi * step / 100))
+        np.testing.assert_allclose(
+            float(schedule(step)), expected, rtol=1e-5, atol=1e-9
+        )

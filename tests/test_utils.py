@@ -68,3 +68,43 @@ def test_load_model_finds_every_custom_class_in_a_fresh_process(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("KLSparsity")
+
+
+def test_predict_batches_matches_numpy_for_any_batch_size():
+    import keras
+
+    from keras_ae.utils import predict_batches
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(11, 3)).astype("float32")
+    layer = keras.layers.Dense(2)
+    model = keras.Sequential([keras.Input((3,)), layer])
+    kernel, bias = (np.asarray(w) for w in layer.get_weights())
+    for batch_size in (1, 4, 11, 50):
+        np.testing.assert_allclose(
+            predict_batches(model, x, batch_size), x @ kernel + bias, rtol=1e-5
+        )
+    # A function of a batch, and a model with two inputs.
+    np.testing.assert_array_equal(predict_batches(lambda b: b * 2, x, 3), x * 2)
+    a, b = keras.Input((3,)), keras.Input((3,))
+    two_inputs = keras.Model([a, b], keras.layers.Subtract()([a, b]))
+    np.testing.assert_allclose(predict_batches(two_inputs, [x, 2 * x], 5), -x)
+
+
+def test_predict_batches_keeps_the_first_output_only_when_asked():
+    import keras
+
+    from keras_ae.utils import predict_batches
+
+    x = np.arange(6.0, dtype="float32").reshape(3, 2)
+    inputs = keras.Input((2,))
+    two_outputs = keras.Model(inputs, [inputs * 1.0, inputs * 3.0])
+    np.testing.assert_array_equal(
+        predict_batches(two_outputs, x, 2, first_output=True), x
+    )
+    with pytest.raises(ValueError, match="single output"):
+        predict_batches(two_outputs, x, 2)
+    with pytest.raises(ValueError, match="batch_size"):
+        predict_batches(two_outputs, x, 0)
+    with pytest.raises(ValueError, match="Keras model or a function"):
+        predict_batches("model", x)

@@ -406,7 +406,15 @@ def _figure(trained, x_test, dataset_name, seed):
     if trained.kind == "denoising":
         from keras_ae.data import corrupt
 
-        noisy = np.asarray(corrupt(originals, model.noise, model.noise_level, seed))
+        noisy = np.asarray(
+            corrupt(
+                originals,
+                model.noise,
+                model.noise_level,
+                seed,
+                value_range=model.value_range,
+            )
+        )
         rows = {
             "original": originals,
             "noisy": noisy,

@@ -97,8 +97,9 @@ def infer_kind(model):
 
     from keras_ae.models.contractive import ContractiveAutoencoder
     from keras_ae.models.denoising import DenoisingAutoencoder
-    from keras_ae.models.gans import GAN, WGANGP, ConditionalGAN
+    from keras_ae.models.gans import GAN, ConditionalGAN
     from keras_ae.models.vae import VAE, ConditionalVAE
+    from keras_ae.models.wgan import WGANGP
 
     if isinstance(model, ConditionalVAE):
         raise CommandError("conditional VAEs are not supported by evaluate")
@@ -327,7 +328,15 @@ def _denoising_metrics(model, x_test, seed):
     from keras_ae.data import corrupt
     from keras_ae.evaluate.metrics import mse, psnr
 
-    noisy = np.asarray(corrupt(x_test, model.noise, model.noise_level, seed=seed))
+    noisy = np.asarray(
+        corrupt(
+            x_test,
+            model.noise,
+            model.noise_level,
+            seed=seed,
+            value_range=model.value_range,
+        )
+    )
     denoised = np.asarray(model.predict(noisy, verbose=0))
     return {
         "noisy_psnr": psnr(x_test, noisy),

@@ -15,7 +15,9 @@ import statistics
 import time
 
 import numpy as np
-from keras import ops
+
+from keras_ae._validation import check_int
+from keras_ae.utils import predict_batches
 
 __all__ = [
     "code_sensitivity",
@@ -27,32 +29,9 @@ __all__ = [
 ]
 
 
-def _check_int(value, argument, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(
-            f"Expected {argument} to be an integer >= {minimum}. "
-            f"Received: {argument}={value!r}"
-        )
-    if value < minimum:
-        raise ValueError(
-            f"Expected {argument} >= {minimum}. Received: {argument}={value!r}"
-        )
-    return int(value)
-
-
 def _encode(encoder, x, batch_size):
     """Returns the encoder's codes of `x`, flattened to (N, code units), float64."""
-    codes = []
-    for start in range(0, len(x), batch_size):
-        batch = ops.convert_to_tensor(x[start : start + batch_size])
-        output = encoder(batch, training=False)
-        if isinstance(output, (list, tuple, dict)):
-            raise ValueError(
-                "Expected an encoder with a single output. "
-                f"Received: an encoder with outputs {type(output).__name__}"
-            )
-        codes.append(np.asarray(ops.convert_to_numpy(output), dtype="float64"))
-    codes = np.concatenate(codes)
+    codes = predict_batches(encoder, x, batch_size).astype("float64")
     return codes.reshape(len(codes), -1)
 
 
@@ -120,8 +99,8 @@ def code_sensitivity(
         raise ValueError(
             f"Expected noise_stddev > 0. Received: noise_stddev={noise_stddev!r}"
         )
-    num_draws = _check_int(num_draws, "num_draws", 1)
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    num_draws = check_int("num_draws", num_draws, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     if directions is None:
         rng = np.random.default_rng(seed)
         noise = rng.normal(size=(num_draws, *x.shape)) * float(noise_stddev)
@@ -227,8 +206,8 @@ def linear_probe_accuracy(
     if labels_per_class is None:
         subsets = [np.arange(len(train))]
     else:
-        labels_per_class = _check_int(labels_per_class, "labels_per_class", 1)
-        num_draws = _check_int(num_draws, "num_draws", 1)
+        labels_per_class = check_int("labels_per_class", labels_per_class, 1)
+        num_draws = check_int("num_draws", num_draws, 1)
         classes, counts = np.unique(y_train, return_counts=True)
         if counts.min() < labels_per_class:
             raise ValueError(
@@ -329,9 +308,9 @@ def time_callables(functions, *, repeats=5, number=1, warmup=1):
             raise ValueError(
                 f"Expected a callable. Received: {function!r} for {name!r}"
             )
-    repeats = _check_int(repeats, "repeats", 1)
-    number = _check_int(number, "number", 1)
-    warmup = _check_int(warmup, "warmup", 0)
+    repeats = check_int("repeats", repeats, 1)
+    number = check_int("number", number, 1)
+    warmup = check_int("warmup", warmup, 0)
     for function in functions.values():
         for _ in range(warmup):
             _wait_for(function())

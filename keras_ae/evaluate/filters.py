@@ -8,11 +8,10 @@ own. `best_classical_filter` picks the filter and its strength on validation
 images, so that the test set stays unseen, as it does for a trained model.
 """
 
-import numbers
-
 import numpy as np
 from scipy import ndimage
 
+from keras_ae._validation import is_number as _is_number
 from keras_ae.evaluate.metrics import psnr
 
 __all__ = [
@@ -43,10 +42,6 @@ def _as_images(x):
             f"Expected images of shape (N, H, W, C). Received: x.shape={images.shape}"
         )
     return images
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def gaussian_filter_images(x, sigma=1.0, mode="reflect"):

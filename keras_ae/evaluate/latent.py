@@ -3,12 +3,13 @@ and sample scores.
 """
 
 import math
-import numbers
 
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import norm
+
+from keras_ae._validation import check_int
+from keras_ae.utils import predict_batches
 
 __all__ = [
     "grid_points",
@@ -21,24 +22,6 @@ __all__ = [
     "sample_scores",
     "active_dims",
 ]
-
-
-def _check_int(name, value, minimum):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < minimum
-    ):
-        raise ValueError(
-            f"Expected {name} to be an int >= {minimum}. Received: {name}={value!r}"
-        )
-    return int(value)
-
-
-def _check_positive_number(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"Expected {name} > 0. Received: {name}={value!r}")
-    return float(value)
 
 
 def grid_points(num_per_side=10, *, bounds=None, probability_range=(0.05, 0.95)):
@@ -71,7 +54,7 @@ def grid_points(num_per_side=10, *, bounds=None, probability_range=(0.05, 0.95))
                [0., 0.],
                [1., 0.]], dtype=float32)
     """
-    num_per_side = _check_int("num_per_side", num_per_side, 2)
+    num_per_side = check_int("num_per_side", num_per_side, 2)
     if bounds is None:
         low, high = np.asarray(probability_range, dtype="float64").reshape(-1)[[0, -1]]
         if np.size(probability_range) != 2 or not 0.0 < low < high < 1.0:
@@ -125,17 +108,9 @@ def decode_points(decoder, points, *, labels=None, batch_size=1024):
             f"Expected points of shape (N, {latent_dim}) with N >= 1, the "
             f"decoder's latent size. Received: points.shape={points.shape}"
         )
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     inputs = _decoder_inputs(decoder, points, labels)
-    images = []
-    for start in range(0, len(points), batch_size):
-        if isinstance(inputs, list):
-            batch = [part[start : start + batch_size] for part in inputs]
-        else:
-            batch = inputs[start : start + batch_size]
-        # A direct call, not predict(): no new tf.function per decoder.
-        images.append(keras.ops.convert_to_numpy(decoder(batch, training=False)))
-    return np.concatenate(images)
+    return predict_batches(decoder, inputs, batch_size)
 
 
 def tile_images(images, num_columns, *, padding=0, pad_value=1.0):
@@ -160,8 +135,8 @@ def tile_images(images, num_columns, *, padding=0, pad_value=1.0):
     images = np.asarray(images, dtype="float32")
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
-    num_columns = _check_int("num_columns", num_columns, 1)
-    padding = _check_int("padding", padding, 0)
+    num_columns = check_int("num_columns", num_columns, 1)
+    padding = check_int("padding", padding, 0)
     if images.ndim != 3 or len(images) == 0 or len(images) % num_columns:
         raise ValueError(
             "Expected one-channel images (N, H, W[, 1]) with N a positive multiple "
@@ -269,7 +244,7 @@ def interpolate(z_start, z_end, num_steps=10):
             f"same shape. Received: z_start.shape={z_start.shape}, "
             f"z_end.shape={z_end.shape}"
         )
-    num_steps = _check_int("num_steps", num_steps, 2)
+    num_steps = check_int("num_steps", num_steps, 2)
     t = np.linspace(0.0, 1.0, num_steps)[:, None]
     lines = (1.0 - t) * z_start[..., None, :] + t * z_end[..., None, :]
     return lines.astype("float32")
@@ -411,10 +386,7 @@ def active_dims(encoder, x, threshold=0.01, batch_size=1024):
         8
     """
     x = np.asarray(x, dtype="float32")
-    batch_size = _check_int("batch_size", batch_size, 1)
-    means = [
-        keras.ops.convert_to_numpy(encoder(x[i : i + batch_size], training=False)[0])
-        for i in range(0, len(x), batch_size)
-    ]
-    variances = np.concatenate(means).astype("float64").var(axis=0)
+    batch_size = check_int("batch_size", batch_size, 1)
+    means = predict_batches(encoder, x, batch_size, first_output=True)
+    variances = means.astype("float64").var(axis=0)
     return int(np.sum(variances > threshold))

@@ -14,7 +14,6 @@ them live in `keras_ae.evaluate.protocols`.
 
 import warnings
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -24,6 +23,7 @@ from keras_ae._validation import (
     check_positive_number,
 )
 from keras_ae.evaluate.analysis import linear_probe_accuracy  # noqa: F401  (re-exported)
+from keras_ae.utils import predict_batches
 
 __all__ = [
     "principal_angles",
@@ -103,12 +103,7 @@ def reconstruction_mse(model, x, *, per_pixel=False, batch_size=1024):
     batch_size = check_positive_int("batch_size", batch_size)
     # Direct calls rather than `model.predict`: no tf.function to trace for each
     # new model, which on small data is most of the cost (and TF warns about it).
-    reconstructions = np.concatenate(
-        [
-            keras.ops.convert_to_numpy(model(x[i : i + batch_size], training=False))
-            for i in range(0, len(x), batch_size)
-        ]
-    ).astype("float64")
+    reconstructions = predict_batches(model, x, batch_size).astype("float64")
     if reconstructions.shape != x.shape:
         raise ValueError(
             "Expected a model whose output has the shape of its input. Received: "

@@ -21,7 +21,6 @@ Example:
     ...                         ["model", "mse", "psnr", "ssim"]))
 """
 
-import keras
 import numpy as np
 
 from keras_ae._validation import check_batch, check_positive_int
@@ -35,7 +34,7 @@ from keras_ae.evaluate.metrics import (
     ssim,
 )
 from keras_ae.tables import to_markdown_table, write_table  # noqa: F401  (re-exported)
-from keras_ae.utils import set_seed
+from keras_ae.utils import predict_batches, set_seed
 
 __all__ = [
     "reconstruction_report",
@@ -53,28 +52,9 @@ __all__ = [
 
 
 def _apply(model_or_fn, x, batch_size):
-    """Runs a Keras model (in inference mode) or a function over `x` in batches.
-
-    A model with several outputs (a VAE encoder's `[z_mean, z_log_var]`) gives
-    its first one.
-    """
-    if not callable(model_or_fn):
-        raise ValueError(
-            "Expected a Keras model or a function of a batch of inputs. "
-            f"Received: {model_or_fn!r}"
-        )
+    """`predict_batches`, keeping a VAE encoder's first output (`z_mean`)."""
     batch_size = check_positive_int("batch_size", batch_size)
-    outputs = []
-    for start in range(0, len(x), batch_size):
-        batch = x[start : start + batch_size]
-        if isinstance(model_or_fn, keras.Model):
-            output = model_or_fn(batch, training=False)
-        else:
-            output = model_or_fn(batch)
-        if isinstance(output, (list, tuple)):
-            output = output[0]
-        outputs.append(np.asarray(keras.ops.convert_to_numpy(output)))
-    return np.concatenate(outputs)
+    return predict_batches(model_or_fn, x, batch_size, first_output=True)
 
 
 def _reconstruct(model_or_fn, x, batch_size):

@@ -7,7 +7,10 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_ae.devices import scale_loss_for_replicas
+from keras_ae._backend import require_tensorflow_backend
+from keras_ae._validation import check_positive_int
+from keras_ae._validation import is_int as _is_int
+from keras_ae.devices import replica_seed, scale_loss_for_replicas
 
 __all__ = [
     "minimize",
@@ -209,6 +212,7 @@ class _EncoderDecoderModel(SubModelConfig, SampleWeightWithoutTargets, keras.Mod
     sub_models = ("encoder", "decoder")
 
     def __init__(self, encoder, decoder, **kwargs):
+        require_tensorflow_backend(type(self).__name__)
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
@@ -222,3 +226,187 @@ class _EncoderDecoderModel(SubModelConfig, SampleWeightWithoutTargets, keras.Mod
     def _inputs_and_targets(data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         return x, (x if y is None else y), sample_weight
+
+
+def _input_shapes(model):
+    inputs = getattr(model, "inputs", None)
+    return [tuple(tensor.shape) for tensor in inputs] if inputs else None
+
+
+def _output_shape(model):
+    outputs = getattr(model, "outputs", None)
+    return tuple(outputs[0].shape) if outputs else None
+
+
+class _AdversarialModel(SubModelConfig, SampleWeightWithoutTargets, keras.Model):
+    """What every GAN here shares: networks, latent noise, optimizers, saving."""
+
+    conditional = False
+    sub_models = ("generator", "discriminator")
+
+    def __init__(self, generator, discriminator, latent_dim=None, seed=None, **kwargs):
+        require_tensorflow_backend(type(self).__name__)
+        super().__init__(**kwargs)
+        if seed is not None and not _is_int(seed):
+            raise ValueError(
+                f"Expected seed to be an int or None. Received: seed={seed!r}"
+            )
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = self._check_networks(generator, discriminator, latent_dim)
+        self.seed = None if seed is None else int(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        self.d_optimizer = None
+        self.g_optimizer = None
+        # The weights live in the built networks: nothing left to build.
+        self.built = generator.built and discriminator.built
+
+    def _check_networks(self, generator, discriminator, latent_dim):
+        """Checks that the networks fit together; returns the latent size."""
+        if latent_dim is not None and (not _is_int(latent_dim) or latent_dim <= 0):
+            raise ValueError(
+                f"Expected latent_dim > 0. Received: latent_dim={latent_dim!r}"
+            )
+        generator_inputs = _input_shapes(generator)
+        discriminator_inputs = _input_shapes(discriminator)
+        generator_output = _output_shape(generator)
+        num_inputs = 2 if self.conditional else 1
+        if self.conditional and None in (generator_inputs, discriminator_inputs):
+            raise ValueError(
+                "Expected Functional networks with a one-hot labels input for "
+                f"{type(self).__name__}. Received: generator={generator!r}, "
+                f"discriminator={discriminator!r}"
+            )
+        for role, shapes in (
+            ("generator", generator_inputs),
+            ("discriminator", discriminator_inputs),
+        ):
+            if shapes is not None and len(shapes) != num_inputs:
+                wanted = " [inputs, one-hot labels]" if num_inputs == 2 else ""
+                raise ValueError(
+                    f"Expected a {role} with {num_inputs} input(s){wanted} for "
+                    f"{type(self).__name__}. Received: {len(shapes)} inputs {shapes}"
+                )
+        if generator_output is not None and discriminator_inputs is not None:
+            made, judged = generator_output[1:], discriminator_inputs[0][1:]
+            if made != judged:
+                raise ValueError(
+                    f"Expected the generator's output shape {made} to equal the "
+                    f"discriminator's input shape {judged}: build both for the same "
+                    f"image shape. Received: generator output {generator_output}, "
+                    f"discriminator input {discriminator_inputs[0]}"
+                )
+        if generator_inputs is None:
+            if latent_dim is None:
+                raise ValueError(
+                    "Expected latent_dim for a generator without Keras inputs. "
+                    "Received: latent_dim=None"
+                )
+            return int(latent_dim)
+        built_latent_dim = generator_inputs[0][-1]
+        if latent_dim is not None and latent_dim != built_latent_dim:
+            raise ValueError(
+                f"Expected latent_dim to equal the generator's input size "
+                f"{built_latent_dim}. Received: latent_dim={latent_dim}"
+            )
+        return int(built_latent_dim)
+
+    def compile(self, d_optimizer, g_optimizer, auto_scale_loss=True, **kwargs):
+        """Sets one optimizer per network and builds both.
+
+        Args:
+            d_optimizer: Optimizer (or its name) of the discriminator or critic.
+            g_optimizer: Optimizer (or its name) of the generator; another
+                object than `d_optimizer`.
+            auto_scale_loss: As in `keras.Model.compile`: if True and the
+                model's dtype policy is `"mixed_float16"`, each optimizer is
+                wrapped in a `keras.optimizers.LossScaleOptimizer`.
+            **kwargs: Passed to `keras.Model.compile` (e.g. `run_eagerly`,
+                `steps_per_execution`); there is no `optimizer` or `loss`.
+        """
+        d_optimizer = keras.optimizers.get(d_optimizer)
+        g_optimizer = keras.optimizers.get(g_optimizer)
+        if d_optimizer is g_optimizer:
+            raise ValueError(
+                "Expected two different optimizer objects, one per network. "
+                f"Received: the same object {d_optimizer!r} twice"
+            )
+        if auto_scale_loss and self.dtype_policy.name == "mixed_float16":
+            d_optimizer, g_optimizer = (
+                optimizer
+                if isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+                else keras.optimizers.LossScaleOptimizer(optimizer)
+                for optimizer in (d_optimizer, g_optimizer)
+            )
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+        # Created here, in the strategy's scope, not on the first (replica) step.
+        with self.distribute_strategy.scope():
+            for optimizer, network in (
+                (d_optimizer, self.discriminator),
+                (g_optimizer, self.generator),
+            ):
+                if not optimizer.built:
+                    optimizer.build(network.trainable_variables)
+
+    def get_compile_config(self):
+        if self.d_optimizer is None:
+            return {}
+        return {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(
+            d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
+            g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
+        )
+
+    def sample_latent(self, batch_size, seed=None):
+        """Draws `batch_size` latent vectors from N(0, I).
+
+        Args:
+            batch_size: Number of vectors (int or scalar tensor).
+            seed: None (the model's `SeedGenerator`: a new draw every call,
+                and on each replica of a multi-replica strategy a draw of its
+                own, see `keras_ae.devices.replica_seed`) or an int (the same
+                draw every time).
+
+        Returns:
+            A tensor of shape `(batch_size, latent_dim)`.
+        """
+        if seed is None:
+            seed = replica_seed(self.seed_generator)
+        return keras.random.normal((batch_size, self.latent_dim), seed=seed)
+
+    def _sample(self, n, one_hot, seed):
+        """Generates `n` images (NumPy) from fresh latent vectors."""
+        latent = self.sample_latent(check_positive_int("n", n), seed=seed)
+        inputs = latent if one_hot is None else [latent, one_hot]
+        return ops.convert_to_numpy(self.generator(inputs, training=False))
+
+    def sample(self, n, seed=None):
+        """Generates `n` new images: `G(z)` with `z ~ N(0, I)`.
+
+        Args:
+            n: Number of images, > 0.
+            seed: None (fresh noise from the model's seed generator, a new
+                draw every call) or an int (the same images every call).
+
+        Returns:
+            A NumPy array of `n` images.
+        """
+        return self._sample(n, None, seed)
+
+    def generate(self, num_images, seed=None):
+        """The older name of `sample(num_images, seed)`."""
+        return self.sample(num_images, seed=seed)
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def get_config(self):
+        base = super().get_config()  # with the generator and discriminator
+        return {**base, "latent_dim": self.latent_dim, "seed": self.seed}

@@ -1,11 +1,10 @@
 """The contractive autoencoder and the Frobenius norm of the encoder's Jacobian."""
 
-import numbers
-
 import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_ae._validation import is_number as _is_number
 from keras_ae.models._base import (
     _EncoderDecoderModel,
     minimize,
@@ -31,10 +30,6 @@ JACOBIAN_METHODS = ("auto", "closed_form", "batch_jacobian")
 
 def _flatten(x):
     return ops.reshape(x, (ops.shape(x)[0], -1))
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 # The derivative f'(a) of each elementwise activation a Dense layer may have,

@@ -5,12 +5,17 @@ import numbers
 import keras
 from keras import ops
 
-from keras_ae.data import NOISE_KINDS, corrupt
+from keras_ae._validation import is_number as _is_number
 from keras_ae.devices import replica_seed
 from keras_ae.models._base import (
     _EncoderDecoderModel,
 )
-from keras_ae.models.contractive import _is_number
+from keras_ae.noise import (
+    DEFAULT_VALUE_RANGE,
+    NOISE_KINDS,
+    check_value_range,
+    corrupt,
+)
 
 __all__ = [
     "DenoisingAutoencoder",
@@ -49,6 +54,11 @@ class DenoisingAutoencoder(_EncoderDecoderModel):
         noise_level: Standard deviation for `"gaussian"` (>= 0), fraction of
             pixels hit for `"masking"` and `"salt_and_pepper"` (in [0, 1]).
         seed: Int or None, the seed of the noise.
+        value_range: `(low, high)` of the data (default `(0, 1)`): Gaussian
+            noise is clipped to it, masking sets pixels to `low`,
+            salt-and-pepper to `low` or `high` (`keras_ae.noise`). `None`: no
+            clipping (not for salt-and-pepper). Data in [-1, 1] needs
+            `value_range=(-1, 1)`.
         noisy_evaluation: If True (the default), `evaluate()` corrupts its inputs
             too; if False it measures plain reconstruction. You can also set the
             attribute later, between `evaluate()` calls.
@@ -70,6 +80,7 @@ class DenoisingAutoencoder(_EncoderDecoderModel):
         noise_level=0.3,
         seed=None,
         noisy_evaluation=True,
+        value_range=DEFAULT_VALUE_RANGE,
         **kwargs,
     ):
         super().__init__(encoder, decoder, **kwargs)
@@ -103,6 +114,9 @@ class DenoisingAutoencoder(_EncoderDecoderModel):
             seed = int(seed)
         self.noise = noise
         self.noise_level = float(noise_level)
+        self.value_range = check_value_range(
+            value_range, allow_none=noise != "salt_and_pepper"
+        )
         self.seed = seed
         self._noisy_evaluation = bool(noisy_evaluation)
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -123,7 +137,9 @@ class DenoisingAutoencoder(_EncoderDecoderModel):
         share of the batch with its own noise (`keras_ae.devices.replica_seed`).
         """
         seed = replica_seed(self.seed_generator)
-        return corrupt(x, self.noise, self.noise_level, seed=seed)
+        return corrupt(
+            x, self.noise, self.noise_level, seed=seed, value_range=self.value_range
+        )
 
     def train_step(self, data):
         x, targets, sample_weight = self._inputs_and_targets(data)
@@ -154,5 +170,6 @@ class DenoisingAutoencoder(_EncoderDecoderModel):
             "noise_level": self.noise_level,
             "seed": self.seed,
             "noisy_evaluation": self.noisy_evaluation,
+            "value_range": self.value_range,
         }
         return {**base, **config}

@@ -13,6 +13,7 @@ SERIALIZABLE_MODULES = (
     "keras_ae.models.contractive",
     "keras_ae.models.denoising",
     "keras_ae.models.gans",
+    "keras_ae.models.wgan",
     "keras_ae.models.vae",
 )
 

@@ -31,8 +31,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_ae._backend import require_tensorflow_backend
 from keras_ae._validation import check_positive_int
-from keras_ae.devices import replica_seed
+from keras_ae._validation import check_seed as _check_seed
+from keras_ae._validation import is_number as _is_number
 from keras_ae.models._base import (
     SampleWeightWithoutTargets,
     SubModelConfig,
@@ -42,14 +44,13 @@ from keras_ae.models._base import (
     update_means,
     weighted_mean,
 )
+from keras_ae.models.layers import Sampling, kl_divergence
 from keras_ae.models.vae_builders import build_vae_decoder, build_vae_encoder  # noqa: F401
 
 __all__ = [
     "RECONSTRUCTIONS",
     "LOG_VAR_RANGE",
     "PROBABILITY_EPSILON",
-    "Sampling",
-    "kl_divergence",
     "VAE",
     "ConditionalVAE",
 ]
@@ -73,91 +74,6 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 # Rows decoded at once by `test_elbo` and `importance_weighted_log_likelihood`.
 _ROWS_PER_CHUNK = 8192
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_seed(seed):
-    if seed is not None and (
-        not isinstance(seed, numbers.Integral) or isinstance(seed, bool)
-    ):
-        raise ValueError(f"Expected seed to be an int or None. Received: seed={seed!r}")
-    return None if seed is None else int(seed)
-
-
-@keras.saving.register_keras_serializable(package="keras_ae")
-class Sampling(keras.layers.Layer):
-    """Draws `z = z_mean + exp(0.5 * z_log_var) * epsilon`, `epsilon ~ N(0, I)`.
-
-    This is the reparameterization trick: the randomness sits in `epsilon`, so
-    gradients flow to `z_mean` and `z_log_var`. The noise comes from the layer's
-    own `keras.random.SeedGenerator`, so a given `seed` repeats the same draws,
-    and every call draws fresh noise. Under a multi-replica `tf.distribute`
-    strategy each replica folds its replica id into the seed
-    (`keras_ae.devices.replica_seed`): without that the mirrored generator
-    would give every replica the same noise.
-
-    Args:
-        seed: Int or None, the seed of the layer's generator.
-        **kwargs: Passed to `keras.layers.Layer` (for example `name`).
-
-    Call arguments:
-        inputs: A list `[z_mean, z_log_var]` of tensors of the same shape.
-
-    Returns:
-        A tensor `z` of the shape of `z_mean`.
-
-    Example:
-        >>> z = Sampling(seed=0)([z_mean, z_log_var])
-    """
-
-    def __init__(self, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.seed = _check_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(self.seed)
-
-    def standard_normal(self, shape, dtype="float32"):
-        """Draws `epsilon ~ N(0, I)` of `shape` from the layer's generator."""
-        seed = replica_seed(self.seed_generator)
-        return keras.random.normal(shape, dtype=dtype, seed=seed)
-
-    def call(self, inputs):
-        z_mean, z_log_var = inputs
-        epsilon = self.standard_normal(ops.shape(z_mean), z_mean.dtype)
-        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
-
-    def compute_output_shape(self, input_shape):
-        return input_shape[0]
-
-    def get_config(self):
-        base = super().get_config()
-        return {**base, "seed": self.seed}
-
-
-def kl_divergence(z_mean, z_log_var):
-    """KL divergence from `N(z_mean, exp(z_log_var))` to `N(0, I)`, per example.
-
-    `KL = 0.5 * sum_j (z_mean_j^2 + exp(z_log_var_j) - 1 - z_log_var_j)`, summed
-    over the latent dimensions (the last axis).
-
-    Args:
-        z_mean: Tensor `(batch, latent_dim)`.
-        z_log_var: Tensor of the same shape.
-
-    Returns:
-        A tensor `(batch,)` of KL divergences in nats.
-
-    Example:
-        >>> kl_divergence(np.zeros((1, 2)), np.zeros((1, 2)))  # q = prior
-        <tf.Tensor: shape=(1,), dtype=float64, numpy=array([0.])>
-    """
-    z_mean = ops.convert_to_tensor(z_mean)
-    z_log_var = ops.cast(z_log_var, z_mean.dtype)
-    return 0.5 * ops.sum(
-        ops.square(z_mean) + ops.exp(z_log_var) - 1.0 - z_log_var, axis=-1
-    )
 
 
 def _shapes(tensors):
@@ -314,6 +230,7 @@ class VAE(SubModelConfig, SampleWeightWithoutTargets, keras.Model):
         seed=None,
         **kwargs,
     ):
+        require_tensorflow_backend(type(self).__name__)
         super().__init__(**kwargs)
         self.latent_dim, self.num_classes = _check_parts(
             encoder, decoder, self.conditional

@@ -29,14 +29,20 @@ import time
 import keras
 import numpy as np
 
-from keras_ae._validation import check_positive_int, check_shape, check_units
+from keras_ae._validation import (
+    check_positive_int,
+    check_positive_number,
+    check_shape,
+    check_units,
+)
 from keras_ae.models.gan_builders import (
     build_dcgan_discriminator,
     build_dcgan_generator,
     build_dense_discriminator,
     build_dense_generator,
 )
-from keras_ae.models.gans import GAN, WGANGP, ConditionalGAN
+from keras_ae.models.gans import GAN, ConditionalGAN
+from keras_ae.models.wgan import WGANGP
 from keras_ae.utils import set_seed
 
 __all__ = [
@@ -98,14 +104,6 @@ def _check_kind(kind):
             f"Expected kind to be one of {GAN_KINDS}. Received: kind={kind!r}"
         )
     return kind
-
-
-def _check_positive_number(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise ValueError(f"Expected {name} to be a number. Received: {name}={value!r}")
-    if not value > 0:
-        raise ValueError(f"Expected {name} > 0. Received: {name}={value!r}")
-    return float(value)
 
 
 def build_gan(
@@ -227,10 +225,10 @@ def compile_gan(model, learning_rate=2e-4, d_learning_rate=None):
     Returns:
         The model, compiled.
     """
-    learning_rate = _check_positive_number("learning_rate", learning_rate)
+    learning_rate = check_positive_number("learning_rate", learning_rate)
     if d_learning_rate is None:
         d_learning_rate = learning_rate
-    d_learning_rate = _check_positive_number("d_learning_rate", d_learning_rate)
+    d_learning_rate = check_positive_number("d_learning_rate", d_learning_rate)
     betas = {"beta_1": 0.5}
     if isinstance(model, WGANGP):
         betas["beta_2"] = 0.9
@@ -472,7 +470,7 @@ def train_gans(
         )
     for kind in recipes:
         _check_kind(kind)
-    fraction = _check_positive_number("epoch_fraction", epoch_fraction)
+    fraction = check_positive_number("epoch_fraction", epoch_fraction)
     runs = []
     for kind, recipe in recipes.items():
         recipe = dict(recipe)

@@ -28,12 +28,48 @@ from keras_ae.evaluate.metrics import pca_baseline, reconstruction_mse
 from keras_ae.utils import set_seed
 
 __all__ = [
+    "cosine_adam",
+    "shuffled_batches",
     "fit_autoencoder",
     "shift_images",
     "fit_full_batch",
     "code_size_sweep",
     "plot_mse_vs_code_size",
 ]
+
+
+def cosine_adam(learning_rate, decay_steps):
+    """Adam whose learning rate falls from `learning_rate` to 0 on a cosine.
+
+    The course's one optimizer recipe (every autoencoder, VAE and the registry's
+    models): `decay_steps` is usually epochs x steps per epoch.
+    """
+    schedule = keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps=decay_steps
+    )
+    return keras.optimizers.Adam(schedule)
+
+
+def shuffled_batches(arrays, batch_size, seed):
+    """The course's one training pipeline: cached, reshuffled each epoch, batched.
+
+    Args:
+        arrays: An array `(N, ...)` or a tuple of arrays with N rows each
+            (inputs and targets, or images and labels).
+        batch_size: Rows per batch; the last batch may be shorter.
+        seed: Seed of the shuffle; each epoch draws a new order from it.
+
+    Returns:
+        A prefetched `tf.data.Dataset` of batches.
+    """
+    num_rows = len(arrays[0] if isinstance(arrays, tuple) else arrays)
+    return (
+        tf.data.Dataset.from_tensor_slices(arrays)
+        .cache()
+        .shuffle(num_rows, seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
 
 def fit_autoencoder(
@@ -96,13 +132,10 @@ def fit_autoencoder(
     learning_rate = check_positive_number("learning_rate", learning_rate)
     shift_pixels = _check_shift_pixels(shift_pixels, x_train)
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        learning_rate, decay_steps=num_epochs * steps_per_epoch
-    )
     # One call into TensorFlow per epoch: the same steps, without Keras's
     # per-step Python overhead (which dominates on these small models).
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
+        optimizer=cosine_adam(learning_rate, num_epochs * steps_per_epoch),
         loss=loss,
         steps_per_execution=steps_per_epoch,
     )
@@ -122,12 +155,7 @@ def fit_autoencoder(
 
 def _training_batches(x, batch_size, shift_pixels, seed):
     """The `(inputs, targets)` batches of `fit_autoencoder`, targets = inputs."""
-    batches = (
-        tf.data.Dataset.from_tensor_slices(x)
-        .cache()
-        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-    )
+    batches = shuffled_batches(x, batch_size, seed)
     if shift_pixels:
         # A seed per batch from a stream that is drawn afresh each epoch.
         batch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
@@ -251,8 +279,7 @@ def fit_full_batch(
             "Expected steps to be a multiple of log_every. "
             f"Received: steps={steps}, log_every={log_every}"
         )
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss)
+    model.compile(optimizer=cosine_adam(learning_rate, steps), loss=loss)
     full_batches = tf.data.Dataset.from_tensors((x, x)).repeat(steps)
     return model.fit(
         full_batches,

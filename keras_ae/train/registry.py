@@ -8,7 +8,6 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_ae.models.autoencoders import (
     build_autoencoder,
@@ -24,6 +23,7 @@ from keras_ae.models.vae import VAE
 from keras_ae.models.vae_builders import build_vae_decoder, build_vae_encoder
 from keras_ae.train.gan_recipes import GAN_RECIPES, build_gan, compile_gan
 from keras_ae.train.kinds import FAMILIES, MODEL_KINDS
+from keras_ae.train.recipes import cosine_adam, shuffled_batches
 from keras_ae.utils import set_seed
 
 __all__ = [
@@ -84,17 +84,6 @@ class TrainedModel:
 def _check_kind(kind):
     if kind not in FAMILIES:
         raise ValueError(f"Expected kind in {MODEL_KINDS}. Received: kind={kind!r}")
-
-
-def _dataset(arrays, batch_size, seed):
-    num_images = len(arrays[0] if isinstance(arrays, tuple) else arrays)
-    return (
-        tf.data.Dataset.from_tensor_slices(arrays)
-        .cache()
-        .shuffle(num_images, seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
 
 
 def _dense_parts(image_shape, code_size, code_activation=None, regularizer=None):
@@ -254,9 +243,6 @@ def train_model(
             arrays = x_train
         encoder, size = None, latent_dim
     else:
-        schedule = keras.optimizers.schedules.CosineDecay(
-            learning_rate, decay_steps=num_epochs * steps
-        )
         if family == "vae":
             model = VAE(
                 build_vae_encoder(image_shape, latent_dim=code_size),
@@ -265,14 +251,15 @@ def train_model(
                 seed=seed,
             )
             model.compile(
-                optimizer=keras.optimizers.Adam(schedule), steps_per_execution=steps
+                optimizer=cosine_adam(learning_rate, num_epochs * steps),
+                steps_per_execution=steps,
             )
             arrays = x_train
         else:
             model = _build_autoencoder(kind, image_shape, code_size, seed)
             loss = None if kind == "contractive" else "mse"
             model.compile(
-                optimizer=keras.optimizers.Adam(schedule),
+                optimizer=cosine_adam(learning_rate, num_epochs * steps),
                 loss=loss,
                 steps_per_execution=steps,
             )
@@ -283,7 +270,7 @@ def train_model(
         size = code_size if kind != "sparse" else SPARSE_CODE_FACTOR * code_size
     start = time.monotonic()
     model.fit(
-        _dataset(arrays, batch_size, seed),
+        shuffled_batches(arrays, batch_size, seed),
         epochs=num_epochs,
         shuffle=False,
         verbose=0,

@@ -6,18 +6,17 @@ import math
 import numbers
 import time
 
-import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_ae._validation import check_int, check_positive_number
 from keras_ae.evaluate.latent import (
-    _check_int,
-    _check_positive_number,
     active_dims,
     sample_scores,
 )
 from keras_ae.models.vae import VAE
 from keras_ae.models.vae_builders import build_vae_decoder, build_vae_encoder
+from keras_ae.train.recipes import cosine_adam, shuffled_batches
 from keras_ae.utils import set_seed
 
 __all__ = [
@@ -70,9 +69,9 @@ def fit_vae(
         >>> history = fit_vae(vae, x_train, num_epochs=100)
     """
     x_train = np.asarray(x_train, dtype="float32")
-    num_epochs = _check_int("num_epochs", num_epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    learning_rate = _check_positive_number("learning_rate", learning_rate)
+    num_epochs = check_int("num_epochs", num_epochs, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
+    learning_rate = check_positive_number("learning_rate", learning_rate)
     if vae.conditional != (y_train is not None):
         raise ValueError(
             "Expected y_train for a ConditionalVAE and no y_train for a VAE. "
@@ -80,21 +79,13 @@ def fit_vae(
             f"{'given' if y_train is not None else 'None'}"
         )
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        learning_rate, decay_steps=num_epochs * steps_per_epoch
-    )
-    # One call into TensorFlow per epoch (see experiments.fit_autoencoder).
+    # One call into TensorFlow per epoch (see recipes.fit_autoencoder).
     vae.compile(
-        optimizer=keras.optimizers.Adam(schedule), steps_per_execution=steps_per_epoch
+        optimizer=cosine_adam(learning_rate, num_epochs * steps_per_epoch),
+        steps_per_execution=steps_per_epoch,
     )
     arrays = x_train if y_train is None else (x_train, np.asarray(y_train, "int64"))
-    batches = (
-        tf.data.Dataset.from_tensor_slices(arrays)
-        .cache()
-        .shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True)
-        .batch(batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    batches = shuffled_batches(arrays, batch_size, seed)
     validation = None
     if validation_data is not None:
         if isinstance(validation_data, (tuple, list)):
