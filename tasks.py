@@ -88,8 +88,12 @@ def test(args):
         log("lint failed: `ruff format . && ruff check --fix .` (in .venv) fixes most")
         return 1
     env = {**os.environ, "KERAS_AE_PROFILE": "fast", "MPLBACKEND": "Agg"}
+    # keras_ae's docstring examples run as doctests (--doctest-modules); the
+    # helper scripts that tests start in subprocesses are not modules to import.
     return run(
-        PYTHON, "-m", "pytest", "tests", "notebooks", "--nbmake",
+        PYTHON, "-m", "pytest", "tests", "notebooks", "keras_ae", "--nbmake",
+        "--doctest-modules", "--ignore=tests/_multiworker_worker.py",
+        "--ignore=tests/_load_and_predict.py",
         f"--nbmake-timeout={NOTEBOOK_TIMEOUT_S}", "--durations=10", *args, env=env,
     )  # fmt: skip
 
