@@ -35,8 +35,8 @@ def generate_images(model, num_images, seed=0):
     num_images = check_positive_int("num_images", num_images)
     if getattr(model, "conditional", False):
         labels = np.arange(num_images) % model.num_classes
-        return model.generate(labels, seed=seed), labels
-    return model.generate(num_images, seed=seed), None
+        return model.sample(len(labels), labels, seed=seed), labels
+    return model.sample(num_images, seed=seed), None
 
 
 def conditional_accuracy(classifier, model, num_images=1000, seed=0, batch_size=256):

@@ -298,11 +298,11 @@ def _generator_of(kind, model):
 
         def generate(num_images, seed=None):
             labels = np.arange(num_images) % model.num_classes
-            return np.asarray(model.generate(labels, seed=seed))
+            return np.asarray(model.sample(len(labels), labels, seed=seed))
 
         return generate
     if family == "gan":
         return lambda num_images, seed=None: np.asarray(
-            model.generate(num_images, seed=seed)
+            model.sample(num_images, seed=seed)
         )
     return None
