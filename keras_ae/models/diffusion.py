@@ -22,11 +22,16 @@ stands for the clean image (`abar = 1`). Images enter and leave in [0, 1] and
 are scaled to [-1, 1] inside, where the schedule works.
 
 Example:
-    >>> denoiser = build_unet_denoiser(input_shape=(28, 28, 1))
+    >>> from keras_ae.data import load_dataset
+    >>> (x_train, _), _, _, _ = load_dataset("digits")  # 8x8 images in [0, 1]
+    >>> denoiser = build_unet_denoiser((8, 8, 1), filters=(16, 32))
     >>> model = DiffusionModel(denoiser, num_timesteps=1000, seed=0)
-    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    >>> model.fit(x_train, epochs=10, batch_size=128)
-    >>> images = model.sample(16, method="ddim", steps=50, seed=0)
+    >>> model.compile(optimizer=keras.optimizers.Adam(2e-3))
+    >>> history = model.fit(x_train[:256], epochs=1, batch_size=64, verbose=0)
+    >>> sorted(history.history)
+    ['loss']
+    >>> model.sample(4, method="ddim", steps=10, seed=0).shape
+    (4, 8, 8, 1)
 """
 
 import math
@@ -424,12 +429,19 @@ class DiffusionModel(SubModelConfig, SampleWeightWithoutTargets, keras.Model):
         **kwargs: Passed to `keras.Model` (for example `name`).
 
     Example:
-        >>> model = DiffusionModel(build_unet_denoiser(), seed=0)
-        >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
-        >>> model.fit(x_train, validation_data=(x_val,), epochs=10, batch_size=128)
-        >>> noise = model.ddim_invert(x_test[:8], steps=50)
-        >>> again = model.sample(8, method="ddim", steps=50, initial_noise=noise,
-        ...                      clip_denoised=False)
+        >>> from keras_ae.data import load_dataset
+        >>> (x_train, _), (x_val, _), _, _ = load_dataset("digits")
+        >>> model = DiffusionModel(build_unet_denoiser((8, 8, 1), (16, 32)), seed=0)
+        >>> model.compile(optimizer=keras.optimizers.Adam(2e-3))
+        >>> history = model.fit(x_train[:256], validation_data=(x_val[:64],),
+        ...                     epochs=1, batch_size=64, verbose=0)
+        >>> sorted(history.history)
+        ['loss', 'val_loss']
+        >>> noise = model.ddim_invert(x_val[:4], steps=20, refinements=3)
+        >>> again = model.sample(4, method="ddim", steps=20, initial_noise=noise,
+        ...                      clip_denoised=False)  # x_val[:4] once trained
+        >>> again.shape
+        (4, 8, 8, 1)
     """
 
     sub_models = ("denoiser",)
@@ -618,8 +630,12 @@ class DiffusionModel(SubModelConfig, SampleWeightWithoutTargets, keras.Model):
             of `(x + 1) / 2` clipped to [0, 1].
 
         Example:
-            >>> images = model.sample(16, method="ddim", steps=50, seed=0)
-            >>> images, frames = model.sample(8, seed=0, return_every=100)
+            >>> model = DiffusionModel(build_unet_denoiser((8, 8, 1), (16, 32)))
+            >>> model.sample(16, method="ddim", steps=50, seed=0).shape
+            (16, 8, 8, 1)
+            >>> images, frames = model.sample(2, seed=0, steps=200, return_every=100)
+            >>> frames.shape  # x_T, after 100 steps, after 200
+            (3, 2, 8, 8, 1)
         """
         num_images = check_positive_int("num_images", num_images)
         if method not in METHODS:
@@ -686,7 +702,9 @@ class DiffusionModel(SubModelConfig, SampleWeightWithoutTargets, keras.Model):
         `eps_theta(x_t, t)` needs the unknown `x_t`: the usual inversion
         (Song et al., 2021; Dhariwal and Nichol, 2021) takes `eps_theta(x_s, t)`,
         and each of `refinements` fixed-point iterations evaluates it again at
-        the latest `x_t`, which makes the round trip closer to exact.
+        the latest `x_t`, which makes the round trip closer to exact: without
+        them most pixels come back within a few hundredths but a few may not;
+        with 2 to 5 the regenerated image matches to about 1e-3.
 
         Args:
             images: Array `(N, *image_shape)` of images in [0, 1].
@@ -698,6 +716,11 @@ class DiffusionModel(SubModelConfig, SampleWeightWithoutTargets, keras.Model):
             A NumPy array `x_T` of the shape of `images`, for
             `sample(len(images), method="ddim", steps=steps,
             initial_noise=x_T, clip_denoised=False)`.
+
+        Example:
+            >>> model = DiffusionModel(build_unet_denoiser((8, 8, 1), (16, 32)))
+            >>> model.ddim_invert(np.full((2, 8, 8, 1), 0.5), steps=10).shape
+            (2, 8, 8, 1)
         """
         images = self._check_images("images", images, 0.0, 1.0)
         steps = self._check_steps(steps)
