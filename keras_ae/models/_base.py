@@ -163,8 +163,17 @@ class SubModelConfig:
     its own arguments in its own `get_config`.
 
     Example:
-        >>> class VAE(SubModelConfig, keras.Model):
-        ...     sub_models = ("encoder", "decoder")
+        >>> class Wrapper(SubModelConfig, keras.Model):
+        ...     sub_models = ("inner",)
+        ...     def __init__(self, inner, **kwargs):
+        ...         super().__init__(**kwargs)
+        ...         self.inner = inner
+        >>> inner = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        >>> config = Wrapper(inner).get_config()
+        >>> config["inner"]["class_name"]  # serialized
+        'Sequential'
+        >>> Wrapper.from_config(config).inner.output_shape  # rebuilt
+        (None, 2)
     """
 
     sub_models = ()

@@ -152,9 +152,13 @@ def build_colorizer(
         An uncompiled Functional `keras.Model` `(N, H, W, 1) -> (N, H, W, 3)`.
 
     Example:
-        >>> colorizer = build_colorizer((32, 32, 1))
-        >>> colorizer.compile(optimizer="adam", loss="mse")
-        >>> colorizer.fit(gray_train, rgb_train, epochs=20)
+        >>> colorizer = build_colorizer((8, 8, 1), filters=(8,), code_channels=4)
+        >>> gray = np.random.default_rng(0).random((4, 8, 8, 1), dtype="float32")
+        >>> pixels = colorizer.get_layer("decoder").get_layer("pixels")
+        >>> pixels.set_weights([np.zeros_like(w) for w in pixels.get_weights()])
+        >>> rgb = colorizer.predict(gray, verbose=0)  # zero offset: the baseline
+        >>> rgb.shape, bool(np.allclose(rgb, np.repeat(gray, 3, axis=-1)))
+        ((4, 8, 8, 3), True)
     """
     input_shape = check_shape("input_shape", input_shape, rank=3)
     if input_shape[-1] != 1:

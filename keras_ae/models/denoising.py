@@ -65,11 +65,21 @@ class DenoisingAutoencoder(_EncoderDecoderModel):
         **kwargs: Passed to `keras.Model` (for example `name`).
 
     Example:
-        >>> model = DenoisingAutoencoder(encoder, decoder, noise="masking",
-        ...                              noise_level=0.3, seed=0)
+        >>> import numpy as np
+        >>> from keras_ae.data import load_dataset
+        >>> from keras_ae.models.autoencoders import build_dense_decoder
+        >>> from keras_ae.models.autoencoders import build_dense_encoder
+        >>> (x_train, _), _, _, _ = load_dataset("digits")  # 8x8 images in [0, 1]
+        >>> model = DenoisingAutoencoder(build_dense_encoder((8, 8, 1), 8, (32,)),
+        ...                              build_dense_decoder((8, 8, 1), 8, (32,)),
+        ...                              noise="masking", noise_level=0.3, seed=0)
         >>> model.compile(optimizer="adam", loss="mse")
-        >>> model.fit(x_train, epochs=10, batch_size=128)
-        >>> denoised = model.predict(noisy_images)
+        >>> history = model.fit(x_train, epochs=1, batch_size=64, verbose=0)
+        >>> masked = model.add_noise(np.ones((100, 8, 8, 1), "float32")) == 0
+        >>> round(float(np.mean(masked)), 1)  # 30% of the pixels set to 0
+        0.3
+        >>> model.predict(x_train[:4], verbose=0).shape  # predict(): no noise
+        (4, 8, 8, 1)
     """
 
     def __init__(

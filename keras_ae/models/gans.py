@@ -4,11 +4,18 @@ Each model takes a built generator and a built discriminator (see
 `keras_ae.models.gan_builders`) and trains them against each other in its own
 `train_step`, one optimizer per network:
 
->>> gan = GAN(generator, discriminator, seed=0)
+>>> import numpy as np
+>>> from keras_ae.models.gan_builders import (
+...     build_dense_discriminator, build_dense_generator)
+>>> gan = GAN(build_dense_generator(8, (8, 8, 1), hidden_units=(32,)),
+...           build_dense_discriminator((8, 8, 1), hidden_units=(32,)), seed=0)
 >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
 ...             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
->>> gan.fit(x_train, epochs=50, batch_size=64)
->>> images = gan.sample(16)
+>>> x_train = np.random.default_rng(0).random((128, 8, 8, 1), dtype="float32")
+>>> sorted(gan.fit(x_train, epochs=1, batch_size=64, verbose=0).history)
+['d_fake', 'd_loss', 'd_real', 'g_loss']
+>>> gan.sample(16).shape
+(16, 8, 8, 1)
 
 The discriminator outputs **logits** (no sigmoid): `sigmoid(logit)` is the
 probability it gives to "real", and the cross-entropies are computed from the
@@ -65,7 +72,10 @@ def bce_from_logits(target, logits):
         A scalar tensor.
 
     Example:
-        >>> bce_from_logits(1.0, ops.zeros((4, 1)))  # log 2
+        >>> float(bce_from_logits(1.0, ops.zeros((4, 1))))  # -log sigmoid(0) = log 2
+        0.6931...
+        >>> float(bce_from_logits(0.0, ops.full((2, 1), 100.0)))  # softplus(100)
+        100.0
     """
     return ops.mean(
         target * ops.softplus(-logits) + (1 - target) * ops.softplus(logits)
@@ -101,10 +111,19 @@ class GAN(_AdversarialModel):
         **kwargs: Passed to `keras.Model` (for example `name`).
 
     Example:
-        >>> gan = GAN(build_dense_generator(16, (28, 28, 1)),
-        ...           build_dense_discriminator((28, 28, 1)), label_smoothing=0.1)
+        >>> import numpy as np
+        >>> from keras_ae.models.gan_builders import (
+        ...     build_dense_discriminator, build_dense_generator)
+        >>> gan = GAN(build_dense_generator(16, (8, 8, 1), hidden_units=(32,)),
+        ...           build_dense_discriminator((8, 8, 1), hidden_units=(32,)),
+        ...           label_smoothing=0.1)
+        >>> gan.latent_dim  # read from the generator's input
+        16
         >>> gan.compile(d_optimizer="adam", g_optimizer="adam")
-        >>> gan.fit(x_train, epochs=20, batch_size=64)
+        >>> x_train = np.random.default_rng(0).random((64, 8, 8, 1), dtype="float32")
+        >>> logs = gan.fit(x_train, epochs=1, batch_size=32, verbose=0).history
+        >>> 0 < logs["d_real"][0] < 1  # mean sigmoid(D(x)): a probability
+        True
     """
 
     def __init__(
@@ -228,12 +247,17 @@ class ConditionalGAN(GAN):
         **kwargs: Passed to `keras.Model`.
 
     Example:
+        >>> from keras_ae.data import load_dataset
+        >>> from keras_ae.models.gan_builders import (
+        ...     build_dense_discriminator, build_dense_generator)
+        >>> (x_train, y_train), _, _, _ = load_dataset("digits")  # 8x8, 10 classes
         >>> cgan = ConditionalGAN(
-        ...     build_dense_generator(16, (28, 28, 1), num_classes=10),
-        ...     build_dense_discriminator((28, 28, 1), num_classes=10))
+        ...     build_dense_generator(16, (8, 8, 1), (32,), num_classes=10),
+        ...     build_dense_discriminator((8, 8, 1), (32,), num_classes=10))
         >>> cgan.compile(d_optimizer="adam", g_optimizer="adam")
-        >>> cgan.fit(x_train, y_train, epochs=50, batch_size=64)
-        >>> sevens = cgan.sample(8, labels=7)
+        >>> history = cgan.fit(x_train[:256], y_train[:256], batch_size=64, verbose=0)
+        >>> cgan.sample(8, labels=7).shape  # eight sevens
+        (8, 8, 8, 1)
     """
 
     conditional = True

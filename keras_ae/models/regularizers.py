@@ -63,9 +63,13 @@ class L1Sparsity(keras.regularizers.Regularizer):
         weight: Non-negative float, the strength of the penalty.
 
     Example:
-        >>> code = keras.layers.Dense(
-        ...     32, activation="relu", activity_regularizer=L1Sparsity(1e-4)
-        ... )
+        >>> codes = np.array([[1.0, -2.0], [0.0, 3.0]], dtype="float32")
+        >>> float(L1Sparsity(0.5).penalty(codes))  # 0.5 * mean(1 + 2, 0 + 3)
+        1.5
+        >>> layer = keras.layers.Identity(activity_regularizer=L1Sparsity(0.5))
+        >>> _ = layer(codes)
+        >>> float(layer.losses[0])  # the loss Keras adds: the same 1.5
+        1.5
     """
 
     def __init__(self, weight=1e-4):
@@ -122,9 +126,13 @@ class KLSparsity(keras.regularizers.Regularizer):
         beta: Non-negative float, the strength of the penalty.
 
     Example:
-        >>> code = keras.layers.Dense(
-        ...     64, activation="sigmoid", activity_regularizer=KLSparsity(0.05, 1.0)
-        ... )
+        >>> sparsity = KLSparsity(rho=0.05, beta=1.0)
+        >>> float(sparsity.penalty(np.full((4, 3), 0.05, "float32")))  # on target
+        0.0
+        >>> float(sparsity.penalty(np.full((4, 1), 0.5, "float32")))  # fires too often
+        0.4946...
+
+        The second value is `0.05 log(0.05 / 0.5) + 0.95 log(0.95 / 0.5)`.
     """
 
     EPSILON = 1e-6
@@ -177,8 +185,11 @@ def activation_report(encoder, x, threshold=0.1, batch_size=256):
         and `per_unit_mean` (NumPy array, each unit's mean activation).
 
     Example:
-        >>> report = activation_report(encoder, x_test)
-        >>> print(f"{report['active_units_per_sample']:.1f} active units per image")
+        >>> encoder = keras.Sequential([keras.Input((3,)), keras.layers.Identity()])
+        >>> x = np.array([[0.0, 0.5, 0.9], [0.2, 0.0, 0.05]], dtype="float32")
+        >>> report = activation_report(encoder, x)  # active: above 0.1
+        >>> report["active_units_per_sample"], report["fraction_active"]
+        (1.5, 0.5)
     """
     codes = encoder.predict(x, batch_size=batch_size, verbose=0)
     if isinstance(codes, (list, tuple, dict)):

@@ -14,14 +14,17 @@ The builders `build_vae_encoder` and `build_vae_decoder` live in
 `keras_ae.models.vae_builders`; they can be imported from here too.
 
 Example:
-    >>> encoder = build_vae_encoder(input_shape=(28, 28, 1), latent_dim=2,
-    ...                             hidden_units=(64,))
-    >>> decoder = build_vae_decoder(output_shape=(28, 28, 1), latent_dim=2,
-    ...                             hidden_units=(64,))
+    >>> from keras_ae.data import load_dataset
+    >>> (x_train, _), _, _, _ = load_dataset("digits")  # 8x8 images in [0, 1]
+    >>> encoder = build_vae_encoder((8, 8, 1), latent_dim=2, hidden_units=(32,))
+    >>> decoder = build_vae_decoder((8, 8, 1), latent_dim=2, hidden_units=(32,))
     >>> vae = VAE(encoder, decoder, beta=1.0, seed=0)
     >>> vae.compile(optimizer="adam")
-    >>> history = vae.fit(x_train, epochs=30, batch_size=64)
-    >>> images = vae.sample(16, seed=0)
+    >>> history = vae.fit(x_train[:512], epochs=1, batch_size=64, verbose=0)
+    >>> sorted(history.history)
+    ['kl_loss', 'kl_weight', 'loss', 'reconstruction_loss']
+    >>> vae.sample(4, seed=0).shape
+    (4, 8, 8, 1)
 """
 
 import math
@@ -210,10 +213,17 @@ class VAE(SubModelConfig, SampleWeightWithoutTargets, keras.Model):
         **kwargs: Passed to `keras.Model` (for example `name`).
 
     Example:
-        >>> vae = VAE(encoder, decoder, beta=1.0, kl_warmup_steps=500, seed=0)
+        >>> from keras_ae.data import load_dataset
+        >>> (x_train, _), _, (x_test, _), _ = load_dataset("digits")
+        >>> vae = VAE(build_vae_encoder((8, 8, 1), 2, hidden_units=(32,)),
+        ...           build_vae_decoder((8, 8, 1), 2, hidden_units=(32,)),
+        ...           beta=1.0, kl_warmup_steps=8, seed=0)
         >>> vae.compile(optimizer=keras.optimizers.Adam(1e-3))
-        >>> vae.fit(x_train, epochs=30, batch_size=128)
-        >>> vae.test_elbo(x_test, num_samples=10)  # nats per image
+        >>> history = vae.fit(x_train[:256], epochs=1, batch_size=64, verbose=0)
+        >>> float(vae.kl_weight)  # 4 of the 8 warm-up steps: beta / 2
+        0.5
+        >>> vae.test_elbo(x_test, num_samples=2) < 0  # a bound on log p(x), nats
+        True
     """
 
     conditional = False
@@ -574,12 +584,15 @@ class ConditionalVAE(VAE):
     `keras_ae.models._base.one_hot_labels`; XLA drops it).
 
     Example:
-        >>> encoder = build_vae_encoder((28, 28, 1), latent_dim=2, num_classes=10)
-        >>> decoder = build_vae_decoder((28, 28, 1), latent_dim=2, num_classes=10)
+        >>> from keras_ae.data import load_dataset
+        >>> (x, y), _, _, _ = load_dataset("digits")  # 8x8 images, labels 0-9
+        >>> encoder = build_vae_encoder((8, 8, 1), 2, (32,), num_classes=10)
+        >>> decoder = build_vae_decoder((8, 8, 1), 2, (32,), num_classes=10)
         >>> cvae = ConditionalVAE(encoder, decoder, seed=0)
         >>> cvae.compile(optimizer="adam")
-        >>> cvae.fit(x_train, y_train, epochs=30, batch_size=64)
-        >>> threes = cvae.sample(8, labels=3, seed=0)
+        >>> history = cvae.fit(x[:512], y[:512], epochs=1, batch_size=64, verbose=0)
+        >>> cvae.sample(8, labels=3, seed=0).shape  # eight threes
+        (8, 8, 8, 1)
     """
 
     conditional = True

@@ -45,7 +45,15 @@ def gradient_penalty(critic, real_images, fake_images, alpha):
         A scalar tensor, the unweighted penalty.
 
     Example:
-        >>> penalty = gradient_penalty(critic, x, generator(z), alpha)
+        >>> import numpy as np
+        >>> score = keras.layers.Dense(1, kernel_initializer="ones")  # f = sum(x)
+        >>> critic = keras.Sequential(
+        ...     [keras.Input((2, 2, 1)), keras.layers.Flatten(), score])
+        >>> real = np.ones((3, 2, 2, 1), "float32")
+        >>> fake = np.zeros_like(real)
+        >>> alpha = np.full((3, 1, 1, 1), 0.5, "float32")
+        >>> float(gradient_penalty(critic, real, fake, alpha))  # (||(1,1,1,1)|| - 1)^2
+        1.0
     """
     real_images, fake_images, alpha = (
         ops.convert_to_tensor(t) for t in (real_images, fake_images, alpha)
@@ -120,12 +128,22 @@ class WGANGP(_AdversarialModel):
         **kwargs: Passed to `keras.Model`.
 
     Example:
-        >>> wgan = WGANGP(build_dcgan_generator(64, (28, 28, 1)),
-        ...               build_dcgan_discriminator((28, 28, 1), dropout=0.0))
+        >>> import numpy as np
+        >>> from keras_ae.models.gan_builders import (
+        ...     build_dense_discriminator, build_dense_generator)
+        >>> wgan = WGANGP(build_dense_generator(8, (8, 8, 1), (32,)),
+        ...               build_dense_discriminator((8, 8, 1), (32,), dropout=0.0),
+        ...               critic_steps=2, seed=0)
         >>> wgan.compile(
         ...     d_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9),
         ...     g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9))
-        >>> wgan.fit(x_train, epochs=20, batch_size=5 * 64)
+        >>> x_train = np.random.default_rng(0).random((64, 8, 8, 1), dtype="float32")
+        >>> history = wgan.fit(x_train, batch_size=2 * 16, verbose=0)  # n=2, m=16
+        >>> sorted(history.history)
+        ['critic_loss', 'g_loss', 'gradient_penalty', 'wasserstein_estimate']
+        >>> slices = wgan.critic_batches(np.arange(5))  # B = 5 images, n = 2
+        >>> [ops.convert_to_numpy(s).tolist() for s in slices]  # m = 3, wrapping
+        [[0, 2, 4], [1, 3, 0]]
     """
 
     def __init__(
