@@ -500,6 +500,15 @@ def split_into_tiles(images, tiles_per_side=2):
 
     Returns:
         Array `(N * tiles_per_side**2, H / tiles_per_side, W / tiles_per_side, C)`.
+
+    Example:
+        >>> images = np.arange(16.0).reshape(1, 4, 4, 1)
+        >>> tiles = split_into_tiles(images, tiles_per_side=2)
+        >>> tiles.shape
+        (4, 2, 2, 1)
+        >>> tiles[1, ..., 0]  # the top-right tile
+        array([[2., 3.],
+               [6., 7.]])
     """
     images = np.asarray(images)
     n, height, width, channels = images.shape
@@ -523,7 +532,15 @@ LUMINANCE_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601, as in PIL and OpenCV
 
 
 def to_grayscale(x):
-    """Converts RGB images `(N, H, W, 3)` to luminance `(N, H, W, 1)`."""
+    """Converts RGB images `(N, H, W, 3)` to luminance `(N, H, W, 1)`.
+
+    Example:
+        >>> red = np.zeros((1, 2, 2, 3), "float32")
+        >>> red[..., 0] = 1.0
+        >>> to_grayscale(red)[0, :, :, 0]  # LUMINANCE_WEIGHTS[0]
+        array([[0.299, 0.299],
+               [0.299, 0.299]], dtype=float32)
+    """
     channels = x.shape[-1]
     if channels == 1:
         return x

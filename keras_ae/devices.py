@@ -6,11 +6,14 @@ several machines at once when the `TF_CONFIG` environment variable describes a
 cluster of workers (see `strategy`).
 
 Example:
+    On a CPU the line reads `1 CPU, no GPU or TPU: default strategy (1 replica)`:
+
+    >>> import keras
     >>> from keras_ae import devices
     >>> strategy = devices.strategy()
-    keras_ae.devices: 1 CPU, no GPU or TPU: default strategy (1 replica)
+    keras_ae.devices: ... (... replica...)
     >>> with strategy.scope():
-    ...     model = build_autoencoder()
+    ...     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(8)])
     ...     model.compile(optimizer="adam", loss="mse")
 """
 
@@ -103,11 +106,15 @@ def multi_worker_cluster():
             or a task that is missing or not in the cluster).
 
     Example:
-        >>> os.environ["TF_CONFIG"] = json.dumps({
-        ...     "cluster": {"worker": ["10.0.0.1:12345", "10.0.0.2:12345"]},
-        ...     "task": {"type": "worker", "index": 1}})
-        >>> devices.multi_worker_cluster()
+        >>> from unittest import mock
+        >>> config = {"cluster": {"worker": ["10.0.0.1:12345", "10.0.0.2:12345"]},
+        ...           "task": {"type": "worker", "index": 1}}
+        >>> with mock.patch.dict(os.environ, TF_CONFIG=json.dumps(config)):
+        ...     print(multi_worker_cluster())
         {'num_workers': 2, 'task_type': 'worker', 'task_index': 1}
+        >>> with mock.patch.dict(os.environ, TF_CONFIG=""):
+        ...     print(multi_worker_cluster())  # one machine
+        None
     """
     raw = os.environ.get("TF_CONFIG", "")
     if not raw.strip():
@@ -250,17 +257,21 @@ def strategy(devices=None, *, verbose=True):
             example because TensorFlow ops ran before `strategy()`).
 
     Example:
-        >>> strategy = devices.strategy()
-        keras_ae.devices: 1 CPU, 2 GPUs: MirroredStrategy (2 replicas)
-        >>> strategy.num_replicas_in_sync
-        2
+        With two GPUs the line ends `MirroredStrategy (2 replicas) over GPU:0,
+        GPU:1`:
 
-        With `TF_CONFIG` naming two workers, on each of them (worker 0 here):
+        >>> chosen = strategy()
+        keras_ae.devices: ... (... replica...)
+        >>> chosen.num_replicas_in_sync == describe_devices(chosen)["num_replicas"]
+        True
 
-        >>> strategy = devices.strategy(verbose=False)
-        >>> devices.describe_devices(strategy)["summary"]
-        '1 CPU, no GPU or TPU: MultiWorkerMirroredStrategy (2 replicas) over 2
-        workers; this is worker 0, with CPU:0'
+        With `TF_CONFIG` naming two workers, each worker prints (worker 0 here;
+        tests/test_multiworker.py checks this line on two local workers):
+
+        >>> # Not run as a doctest: it needs the two workers of TF_CONFIG.
+        >>> chosen = strategy()  # doctest: +SKIP
+        keras_ae.devices: 1 CPU, no GPU or TPU: MultiWorkerMirroredStrategy
+        (2 replicas) over 2 workers; this is worker 0, with CPU:0
     """
     require_tensorflow_backend("keras_ae.devices.strategy")
     import tensorflow as tf
@@ -347,8 +358,14 @@ def describe_devices(strategy=None):
         its prefix).
 
     Example:
-        >>> devices.describe_devices()["summary"]
-        '1 CPU, no GPU or TPU: default strategy (1 replica)'
+        Outside any `strategy.scope()` (on a CPU the summary reads `'1 CPU, no
+        GPU or TPU: default strategy (1 replica)'`):
+
+        >>> info = describe_devices()
+        >>> info["strategy"], info["num_replicas"], info["num_workers"], info["task"]
+        ('default', 1, 1, None)
+        >>> info["summary"]
+        '1 CPU, ...: default strategy (1 replica)'
     """
     import tensorflow as tf
 
@@ -412,10 +429,16 @@ def scale_loss_for_replicas(loss):
         `loss / num_replicas_in_sync` of the strategy in scope.
 
     Example:
+        In a `train_step`, `layer` would be the model and `x` its batch:
+
+        >>> import tensorflow as tf
+        >>> layer, x = keras.layers.Dense(1), tf.ones((4, 3))
         >>> with tf.GradientTape() as tape:
-        ...     loss = ops.mean(ops.square(x - self(x, training=True)))
+        ...     loss = tf.reduce_mean(tf.square(layer(x)))
         ...     scaled_loss = scale_loss_for_replicas(loss)
-        >>> grads = tape.gradient(scaled_loss, self.trainable_weights)
+        >>> grads = tape.gradient(scaled_loss, layer.trainable_weights)
+        >>> bool(scaled_loss == loss)  # one replica: unchanged
+        True
     """
     import tensorflow as tf
 
@@ -490,9 +513,13 @@ def replica_seed(seed_generator):
         any function that accepts one, such as `keras_ae.data.corrupt`.
 
     Example:
-        >>> def call(self, z_mean):
-        ...     seed = replica_seed(self.seed_generator)
-        ...     return z_mean + keras.random.normal(ops.shape(z_mean), seed=seed)
+        In a layer's `call`, the generator would be `self.seed_generator`:
+
+        >>> generator = keras.random.SeedGenerator(0)
+        >>> replica_seed(generator) is generator  # one device: itself
+        True
+        >>> tuple(keras.random.normal((2, 3), seed=replica_seed(generator)).shape)
+        (2, 3)
     """
     import tensorflow as tf
 
@@ -585,12 +612,17 @@ def use_mixed_precision(policy="auto", *, verbose=True):
         The name of the policy now in force.
 
     Example:
-        >>> use_mixed_precision()  # on a CPU-only machine
-        keras_ae.devices: dtype policy float32
+        `use_mixed_precision()` chooses `float32` on a CPU, `mixed_float16` on
+        a T4; here a policy is forced, then the default restored:
+
+        >>> use_mixed_precision("mixed_bfloat16")
+        keras_ae.devices: dtype policy mixed_bfloat16
+        'mixed_bfloat16'
+        >>> layer = keras.layers.Dense(4)
+        >>> layer.compute_dtype, layer.variable_dtype
+        ('bfloat16', 'float32')
+        >>> use_mixed_precision("float32", verbose=False)  # back to the default
         'float32'
-        >>> use_mixed_precision()  # on a T4
-        keras_ae.devices: dtype policy mixed_float16
-        'mixed_float16'
     """
     allowed = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
     if policy not in allowed:

@@ -147,6 +147,14 @@ def corrupt(x, kind, level, seed=None, value_range=DEFAULT_VALUE_RANGE):
     range of the data, `(0.0, 1.0)` by default: Gaussian noise is clipped to
     it, masking sets pixels to its low end, salt and pepper to either end (see
     `add_gaussian_noise`, `add_masking_noise`, `add_salt_and_pepper`).
+
+    Example:
+        >>> x = np.full((2, 8, 8, 1), 0.5, "float32")
+        >>> noisy = corrupt(x, "gaussian", 0.3, seed=0)
+        >>> noisy.shape, bool(noisy.min() >= 0.0 and noisy.max() <= 1.0)  # clipped
+        ((2, 8, 8, 1), True)
+        >>> np.unique(corrupt(x, "masking", 0.5, seed=0, value_range=(-1.0, 1.0)))
+        array([-1. ,  0.5], dtype=float32)
     """
     if kind not in _CORRUPTIONS:
         raise ValueError(
@@ -169,6 +177,13 @@ def block_mask(x, block_size, seed=None, value_range=DEFAULT_VALUE_RANGE):
     Returns:
         `(x_masked, mask)`: the images with the block set to `low`, and a float
         mask `(N, H, W, 1)` that is 1 where pixels were removed.
+
+    Example:
+        >>> x_masked, mask = block_mask(np.ones((2, 8, 8, 1)), block_size=3, seed=0)
+        >>> mask.sum(axis=(1, 2, 3))  # 3 x 3 pixels removed from each image
+        array([9., 9.], dtype=float32)
+        >>> int((x_masked == 0).sum())
+        18
     """
     value_range = check_value_range(value_range)
     off = 0.0 if value_range is None else value_range[0]

@@ -69,7 +69,11 @@ def image_grid(
         A `matplotlib.figure.Figure` with exactly N axes, one per image.
 
     Example:
-        >>> fig = image_grid(x_test[:20], num_columns=10, title="Test digits")
+        >>> images = np.random.default_rng(0).random((20, 8, 8, 1))
+        >>> fig = image_grid(images, num_columns=10, title="Random images")
+        >>> len(fig.axes)
+        20
+        >>> plt.close(fig)
     """
     images = _as_images(images)
     if not isinstance(num_columns, int) or num_columns < 1:
@@ -119,9 +123,11 @@ def plot_rows(rows, *, num_images=10, cmap="gray", figsize=None, title=None):
         row-major order; the label of each row is the y-label of its first axis.
 
     Example:
-        >>> fig = plot_rows(
-        ...     {"clean": x_test, "noisy": x_noisy, "denoised": model.predict(x_noisy)}
-        ... )
+        >>> clean = np.random.default_rng(0).random((10, 8, 8, 1))
+        >>> fig = plot_rows({"clean": clean, "brighter": clean + 0.2}, num_images=5)
+        >>> len(fig.axes), fig.axes[5].get_ylabel()
+        (10, 'brighter')
+        >>> plt.close(fig)
     """
     if not isinstance(rows, dict) or not rows:
         raise ValueError(
@@ -172,7 +178,13 @@ def plot_reconstructions(
         A `matplotlib.figure.Figure`; see `plot_rows`, which this calls.
 
     Example:
-        >>> fig = plot_reconstructions(x_test, autoencoder.predict(x_test))
+        >>> from keras_ae.data import load_dataset
+        >>> _, _, (x_test, _), _ = load_dataset("digits")
+        >>> blurred = (x_test + np.roll(x_test, 1, axis=2)) / 2  # a stand-in model
+        >>> fig = plot_reconstructions(x_test, blurred, num_images=8)
+        >>> len(fig.axes)
+        16
+        >>> plt.close(fig)
     """
     originals = np.asarray(originals)
     reconstructions = np.asarray(reconstructions)
@@ -217,7 +229,14 @@ def plot_latent_scatter(
         (`fig.axes[0].collections[0]`) whose offsets are `codes`, in order.
 
     Example:
-        >>> fig = plot_latent_scatter(encoder.predict(x_test), y_test)
+        >>> from sklearn.decomposition import PCA
+        >>> from keras_ae.data import load_dataset
+        >>> _, _, (x_test, y_test), _ = load_dataset("digits")
+        >>> codes = PCA(2).fit_transform(x_test.reshape(len(x_test), -1))
+        >>> fig = plot_latent_scatter(codes, y_test, title="PCA codes")
+        >>> fig.axes[0].collections[0].get_offsets().shape
+        (450, 2)
+        >>> plt.close(fig)
     """
     codes = np.asarray(codes, dtype="float32")
     if codes.ndim != 2 or codes.shape[1] != 2:
@@ -299,9 +318,11 @@ def plot_history(history, *, metrics=None, log_scale=False, figsize=None, title=
         `val_` curve, both against epochs 1, 2, ...
 
     Example:
-        >>> history = autoencoder.fit(x_train, x_train, epochs=10,
-        ...                           validation_data=(x_test, x_test))
-        >>> fig = plot_history(history, log_scale=True)
+        >>> history = {"loss": [0.09, 0.05, 0.04], "val_loss": [0.08, 0.06, 0.05]}
+        >>> fig = plot_history(history, log_scale=True)  # or fit's History
+        >>> [line.get_label() for line in fig.axes[0].lines]
+        ['training', 'validation']
+        >>> plt.close(fig)
     """
     logs = getattr(history, "history", history)
     if not isinstance(logs, dict) or not logs:
@@ -419,10 +440,19 @@ def plot_filters(
         `i` scaled to [0, 1].
 
     Example:
-        >>> encoder = autoencoder.get_layer("encoder")
-        >>> fig = plot_filters(encoder.get_layer("conv_1").kernel)
-        >>> fig = plot_filters(encoder.get_layer("hidden_1").kernel,
-        ...                    image_shape=(8, 8), num_filters=16)
+        >>> import keras
+        >>> conv = keras.layers.Conv2D(8, 3)
+        >>> conv.build((None, 8, 8, 1))
+        >>> fig = plot_filters(conv.kernel)  # eight 3 x 3 filters
+        >>> len(fig.axes), fig.axes[0].get_images()[0].get_array().shape
+        (8, (3, 3))
+        >>> dense = keras.layers.Dense(16)
+        >>> dense.build((None, 64))
+        >>> fig2 = plot_filters(dense.kernel, image_shape=(8, 8), num_filters=4)
+        >>> len(fig2.axes)
+        4
+        >>> plt.close(fig)
+        >>> plt.close(fig2)
     """
     array = np.asarray(weights, dtype="float64")
     if array.ndim not in (2, 4) or 0 in array.shape:

@@ -129,8 +129,23 @@ def write_table(rows, json_path, md_path, columns=None, formats=None):
         The Markdown table (a string).
 
     Example:
-        >>> write_table(rows, "results/reconstruction.json",
-        ...             "results/reconstruction.md", formats={"mse": ".4f"})
+        >>> import tempfile
+        >>> rows = [{"model": "PCA", "mse": 0.01234, "psnr": float("nan")}]
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     table = write_table(rows, f"{folder}/results.json",
+        ...                         f"{folder}/results.md", formats={"mse": ".3f"})
+        ...     print(pathlib.Path(folder, "results.json").read_text())
+        [
+          {
+            "model": "PCA",
+            "mse": 0.01234,
+            "psnr": null
+          }
+        ]
+        >>> print(table)
+        | model |   mse | psnr |
+        | ----- | ----: | ---: |
+        | PCA   | 0.012 |  nan |
     """
     rows = list(rows)
     if columns is None:
