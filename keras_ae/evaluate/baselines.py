@@ -30,9 +30,13 @@ def quantize(values, bits=8, low=None, high=None):
         for `dequantize`.
 
     Example:
-        >>> levels, low, high = quantize(codes_train, bits=8)
-        >>> levels, _, _ = quantize(codes_test, 8, low, high)
-        >>> approx = dequantize(levels, 8, low, high)
+        >>> levels, low, high = quantize(np.array([0.0, 0.5, 1.0, 2.0]), bits=2)
+        >>> levels, low, high
+        (array([0, 1, 2, 3], dtype=uint16), 0.0, 2.0)
+        >>> dequantize(levels, 2, low, high)  # steps of (2 - 0) / 3
+        array([0.       , 0.6666667, 1.3333334, 2.       ], dtype=float32)
+        >>> quantize([-1.0, 3.0], 2, low, high)[0]  # new values: the same range
+        array([0, 3], dtype=uint16)
     """
     if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
         raise ValueError(f"Expected an int 1 <= bits <= 16. Received: bits={bits!r}")
@@ -86,9 +90,16 @@ def quantized_roundtrip(encode, decode, x_train, x_test, bits=8):
         [0, 1], shape of `x_test`.
 
     Example:
-        >>> encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
-        >>> images = quantized_roundtrip(encoder.predict, decoder.predict,
-        ...                              x_train, x_test, bits=8)
+        >>> from sklearn.decomposition import PCA
+        >>> from keras_ae.data import load_dataset
+        >>> (x_train, _), _, (x_test, _), _ = load_dataset("digits")
+        >>> pca = PCA(16).fit(x_train.reshape(len(x_train), -1))  # an encoder
+        >>> images = quantized_roundtrip(
+        ...     lambda x: pca.transform(x.reshape(len(x), -1)),
+        ...     lambda codes: pca.inverse_transform(codes).reshape(-1, 8, 8, 1),
+        ...     x_train, x_test, bits=4)
+        >>> images.shape, images.dtype
+        ((450, 8, 8, 1), dtype('float32'))
     """
     x_test = np.asarray(x_test, dtype="float32")
     _, low, high = quantize(np.asarray(encode(x_train)), bits)
@@ -133,7 +144,11 @@ def jpeg_roundtrip(images, quality=75):
         same shape) and the file size in bytes divided by N.
 
     Example:
-        >>> decoded, size = jpeg_roundtrip(x_test, quality=50)
+        >>> from keras_ae.data import load_dataset
+        >>> _, _, (x_test, _), _ = load_dataset("digits")
+        >>> decoded, size = jpeg_roundtrip(x_test[:100], quality=50)
+        >>> decoded.shape, size < 64  # fewer bytes than the 8 x 8 pixels
+        ((100, 8, 8, 1), True)
     """
     from PIL import Image
 
@@ -169,7 +184,11 @@ def jpeg_at_byte_budget(images, bytes_per_image):
         of quality 1 if even that is over budget (check the returned size).
 
     Example:
-        >>> decoded, size, quality = jpeg_at_byte_budget(x_test, 32)
+        >>> from keras_ae.data import load_dataset
+        >>> _, _, (x_test, _), _ = load_dataset("digits")
+        >>> decoded, size, quality = jpeg_at_byte_budget(x_test[:100], 32)
+        >>> size <= 32 < jpeg_roundtrip(x_test[:100], quality + 1)[1]
+        True
     """
     if not bytes_per_image > 0:
         raise ValueError(

@@ -57,7 +57,10 @@ def gaussian_filter_images(x, sigma=1.0, mode="reflect"):
         A float32 array shaped like `x`; images and channels never mix.
 
     Example:
-        >>> smooth = gaussian_filter_images(noisy_test, sigma=0.75)
+        >>> x = np.zeros((1, 5, 5, 1))
+        >>> x[0, 2, 2, 0] = 1.0  # one bright pixel
+        >>> gaussian_filter_images(x, sigma=1.0)[0, 2, :, 0].round(3)
+        array([0.023, 0.097, 0.159, 0.097, 0.023], dtype=float32)
     """
     images = _as_images(x)
     if not _is_number(sigma) or not sigma > 0:
@@ -83,7 +86,10 @@ def median_filter_images(x, size=3, mode="reflect"):
         A float32 array shaped like `x`, filtered per image and per channel.
 
     Example:
-        >>> cleaned = median_filter_images(noisy_test, size=3)
+        >>> x = np.full((1, 5, 5, 1), 0.5)
+        >>> x[0, 2, 2, 0] = 1.0  # one "salt" pixel
+        >>> float(median_filter_images(x, size=3).max())  # removed
+        0.5
     """
     images = _as_images(x)
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
@@ -107,8 +113,10 @@ def apply_filter(x, name, param):
         The filtered images, a float32 array shaped like `x`.
 
     Example:
-        >>> name, param, _ = best_classical_filter(noisy_val, x_val)
-        >>> denoised = apply_filter(noisy_test, name, param)
+        >>> x = np.full((1, 5, 5, 1), 0.5)
+        >>> x[0, 2, 2, 0] = 1.0
+        >>> float(apply_filter(x, "median", 3).max())  # median_filter_images(x, 3)
+        0.5
     """
     if name == "gaussian":
         return gaussian_filter_images(x, sigma=param)
@@ -137,8 +145,16 @@ def filter_grid_search(
         order given; `psnr` is the mean PSNR in dB of the filtered images.
 
     Example:
-        >>> for name, param, score in filter_grid_search(noisy_val, x_val):
-        ...     print(f"{name} {param}: {score:.2f} dB")
+        >>> from keras_ae.data import load_dataset
+        >>> _, (x_val, _), _, _ = load_dataset("digits")
+        >>> salt = np.random.default_rng(0).random(x_val.shape) < 0.1
+        >>> noisy_val = np.where(salt, 1.0, x_val)
+        >>> for name, param, score in filter_grid_search(
+        ...         noisy_val, x_val, sigmas=(0.5, 1.0), sizes=(3,)):
+        ...     print(f"{name} {param}: {score:.1f} dB")
+        gaussian 0.5: 13.9 dB
+        gaussian 1.0: 11.9 dB
+        median 3: 12.7 dB
     """
     noisy = _as_images(noisy)
     clean = _as_images(clean)
@@ -180,8 +196,17 @@ def best_classical_filter(
         its sigma or size, and its mean PSNR in dB on the validation images.
 
     Example:
+        >>> from keras_ae.data import load_dataset
+        >>> _, (x_val, _), (x_test, _), _ = load_dataset("digits")
+        >>> rng = np.random.default_rng(0)
+        >>> noisy_val = np.clip(x_val + rng.normal(0, 0.2, x_val.shape), 0, 1)
+        >>> noisy_test = np.clip(x_test + rng.normal(0, 0.2, x_test.shape), 0, 1)
         >>> name, param, val_psnr = best_classical_filter(noisy_val, x_val)
+        >>> name, param
+        ('gaussian', 0.35)
         >>> test_psnr = psnr(x_test, apply_filter(noisy_test, name, param))
+        >>> test_psnr > psnr(x_test, noisy_test)
+        True
     """
     scores = filter_grid_search(noisy_val, clean_val, sigmas, sizes, data_range)
     return max(scores, key=lambda score: score[2])

@@ -80,8 +80,13 @@ def masked_mse(a, b, mask, per_image=False):
         values. Pixels outside the mask do not count.
 
     Example:
-        >>> x_masked, mask = block_mask(x_test, block_size=3, seed=0)
-        >>> masked_mse(x_test, autoencoder.predict(x_masked), mask)
+        >>> a = np.zeros((1, 4, 4, 1))
+        >>> mask = np.zeros_like(a)
+        >>> mask[0, :2, :2] = 1  # a 2 x 2 hole
+        >>> b = a + 0.5 * mask  # off by 0.5 inside the hole
+        >>> b[0, 3, 3] = 1.0  # and by 1 outside it, which does not count
+        >>> masked_mse(a, b, mask)
+        0.25
     """
     (a, b), mask = _check_images_and_mask((a, b), mask, names=("a", "b"))
     squared = mask * (a - b) ** 2
@@ -119,7 +124,12 @@ def masked_psnr(a, b, mask, data_range=1.0, per_image=False, pooled=False):
         the pooled PSNR with `pooled=True`, or a NumPy array of per-image PSNRs.
 
     Example:
-        >>> print(f"{masked_psnr(x_test, filled, mask):.1f} dB inside the block")
+        >>> a = np.zeros((1, 4, 4, 1))
+        >>> mask = np.zeros_like(a)
+        >>> mask[0, :2, :2] = 1
+        >>> filled = a + 0.1 * mask  # off by 0.1 inside the hole
+        >>> print(f"{masked_psnr(a, filled, mask):.1f} dB inside the block")
+        20.0 dB inside the block
     """
     if not data_range > 0:
         raise ValueError(
@@ -167,9 +177,14 @@ def fill_with_border_mean(x, mask):
         inside it.
 
     Example:
-        >>> x_masked, mask = block_mask(x_test, block_size=3, seed=0)
-        >>> baseline = fill_with_border_mean(x_masked, mask)
-        >>> masked_psnr(x_test, baseline, mask)
+        >>> x = np.tile(np.linspace(0.0, 1.0, 8), (1, 8, 1))[..., None]  # a ramp
+        >>> mask = np.zeros_like(x)
+        >>> mask[0, 2:5, 2:5] = 1  # a 3 x 3 hole, columns 2 to 4
+        >>> filled = fill_with_border_mean(x * (1 - mask), mask)
+        >>> filled[0, 3, 2:5, 0].round(3)  # the ramp's value at column 3, 3 / 7
+        array([0.429, 0.429, 0.429], dtype=float32)
+        >>> round(masked_mse(x, filled, mask), 4)  # 2/3 of the pixels off by 1/7
+        0.0136
     """
     (x,), mask = _check_images_and_mask((x,), mask, names=("x",))
     borders = np.stack([_border(mask[..., c]) for c in range(mask.shape[-1])], axis=-1)

@@ -99,7 +99,11 @@ def decode_points(decoder, points, *, labels=None, batch_size=1024):
         A NumPy array of N images.
 
     Example:
-        >>> images = decode_points(vae.decoder, grid_points(10))
+        >>> import keras
+        >>> decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(64),
+        ...                             keras.layers.Reshape((8, 8, 1))])
+        >>> decode_points(decoder, grid_points(3)).shape  # a 3 x 3 grid of codes
+        (9, 8, 8, 1)
     """
     points = np.asarray(points, dtype="float32")
     latent_dim = decoder.inputs[0].shape[-1]
@@ -178,8 +182,12 @@ def plot_latent_grid(
         (`fig.axes[0].get_images()[0]`, the array of `tile_images`).
 
     Example:
-        >>> points = grid_points(10)
-        >>> fig = plot_latent_grid(decode_points(vae.decoder, points), points)
+        >>> points = grid_points(3)
+        >>> images = np.random.default_rng(0).random((9, 8, 8, 1))  # or decoded
+        >>> fig = plot_latent_grid(images, points)
+        >>> fig.axes[0].get_images()[0].get_array().shape  # 3 * 8 + 2 padding
+        (26, 26)
+        >>> plt.close(fig)
     """
     points = np.asarray(points, dtype="float32")
     num_per_side = math.isqrt(len(points)) if points.ndim == 2 else 0
@@ -267,9 +275,18 @@ def interpolate_images(encode, decode, x_start, x_end, num_steps=10):
         code of `x_start[n]` to that of `x_end[n]`.
 
     Example:
-        >>> rows = interpolate_images(vae.encode, vae.decode, x_test[:1], x_test[1:2])
-        >>> rows[0].shape  # ten images from one digit to the other
-        (10, 28, 28, 1)
+        With the pixels as codes, the path is a cross-fade:
+
+        >>> def flatten(x):  # an encoder; a VAE's would be vae.encode
+        ...     return x.reshape(len(x), -1)
+        >>> def unflatten(z):  # its decoder
+        ...     return z.reshape(-1, 8, 8, 1)
+        >>> black, white = np.zeros((1, 8, 8, 1)), np.ones((1, 8, 8, 1))
+        >>> rows = interpolate_images(flatten, unflatten, black, white, num_steps=5)
+        >>> rows.shape  # one row of five images
+        (1, 5, 8, 8, 1)
+        >>> rows[0, :, 0, 0, 0]
+        array([0.  , 0.25, 0.5 , 0.75, 1.  ], dtype=float32)
     """
     x_start = np.asarray(x_start, dtype="float32")
     x_end = np.asarray(x_end, dtype="float32")
@@ -301,8 +318,10 @@ def largest_step_share(paths):
         A NumPy array `(N,)` of shares (`nan` for a path that never changes).
 
     Example:
-        >>> rows = interpolate_images(vae.encode, vae.decode, x_a, x_b)
-        >>> largest_step_share(rows).mean()
+        >>> fade = np.linspace(0.0, 1.0, 5).reshape(1, 5, 1)  # even steps
+        >>> jump = np.array([0.0, 0.0, 0.0, 0.0, 1.0]).reshape(1, 5, 1)
+        >>> largest_step_share(np.concatenate([fade, jump]))
+        array([0.25, 1.  ])
     """
     paths = np.asarray(paths, dtype="float64")
     if paths.ndim < 2 or paths.shape[1] < 2:
@@ -343,8 +362,18 @@ def sample_scores(classifier, images, batch_size=256):
           is confidently one class and the classes vary.
 
     Example:
-        >>> scores = sample_scores(get_classifier(), vae.sample(1000))
-        >>> scores["confidence"], scores["histogram"]
+        A classifier that cannot tell (every class 1/10; ties go to class 0):
+
+        >>> import keras
+        >>> blind = keras.Sequential([
+        ...     keras.Input((8, 8, 1)), keras.layers.Flatten(),
+        ...     keras.layers.Dense(10, "softmax", kernel_initializer="zeros")])
+        >>> images = np.random.default_rng(0).random((50, 8, 8, 1))
+        >>> scores = sample_scores(blind, images)
+        >>> round(scores["confidence"], 3), scores["histogram"][:3]
+        (0.1, array([1., 0., 0.]))
+        >>> scores["effective_classes"], round(scores["classifier_score"], 3)
+        (1.0, 1.0)
     """
     probabilities = classifier.predict(images, batch_size=batch_size, verbose=0)
     probabilities = np.asarray(probabilities, dtype="float64")
@@ -382,8 +411,13 @@ def active_dims(encoder, x, threshold=0.01, batch_size=1024):
         An int between 0 and `latent_dim`.
 
     Example:
-        >>> active_dims(vae.encoder, x_test)
-        8
+        >>> def encoder(x):  # z_mean_1 follows the brightness, z_mean_2 is fixed
+        ...     brightness = x.reshape(len(x), -1).mean(axis=1)
+        ...     z_mean = np.stack([brightness, np.zeros_like(brightness)], axis=1)
+        ...     return [z_mean, np.zeros_like(z_mean)]  # [z_mean, z_log_var]
+        >>> x = np.linspace(0.0, 1.0, 100).reshape(100, 1, 1, 1) * np.ones((8, 8, 1))
+        >>> active_dims(encoder, x)
+        1
     """
     x = np.asarray(x, dtype="float32")
     batch_size = check_int("batch_size", batch_size, 1)

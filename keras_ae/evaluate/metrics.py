@@ -96,8 +96,13 @@ def reconstruction_mse(model, x, *, per_pixel=False, batch_size=1024):
 
     Example:
 
-    >>> reconstruction_mse(autoencoder, x_test)
-    0.0118
+    >>> import keras
+    >>> halve = keras.layers.Rescaling(0.5)  # a stand-in for an autoencoder
+    >>> x = np.full((4, 8, 8, 1), 0.5, "float32")
+    >>> reconstruction_mse(halve, x)  # (0.5 - 0.25) ** 2
+    0.0625
+    >>> reconstruction_mse(halve, x, per_pixel=True).shape
+    (8, 8, 1)
     """
     x = check_batch("x", x)
     batch_size = check_positive_int("batch_size", batch_size)
@@ -139,8 +144,11 @@ def mse(a, b, axis=None):
         A float, or a NumPy array when `axis` leaves axes over.
 
     Example:
-        >>> mse(x_test, reconstructions)
-        0.0123
+        >>> a, b = np.zeros((2, 8, 8, 1)), np.full((2, 8, 8, 1), 0.1)
+        >>> round(mse(a, b), 6)
+        0.01
+        >>> mse(a, b, axis=(1, 2, 3)).round(6)  # one value per image
+        array([0.01, 0.01])
     """
     a, b = _as_pair(a, b)
     result = np.mean((a - b) ** 2, axis=axis)
@@ -165,7 +173,11 @@ def psnr(a, b, data_range=1.0, per_image=False):
         The mean PSNR in dB (a float), or a NumPy array of per-image PSNRs.
 
     Example:
-        >>> print(f"{psnr(x_test, reconstructions):.1f} dB")
+        >>> x = np.random.default_rng(0).random((4, 8, 8, 1))
+        >>> print(f"{psnr(x, x + 0.1):.1f} dB")  # 10 * log10(1 / 0.1 ** 2)
+        20.0 dB
+        >>> psnr(x, x)
+        inf
     """
     data_range = check_positive_number("data_range", data_range)
     a, b = _as_pair(a, b)
@@ -196,7 +208,11 @@ def ssim(a, b, data_range=1.0, per_image=False, filter_size=11, filter_sigma=1.5
         per-image values.
 
     Example:
-        >>> print(f"SSIM {ssim(x_test, reconstructions):.3f}")
+        >>> x = np.random.default_rng(0).random((4, 8, 8, 1))
+        >>> print(f"SSIM {ssim(x, x):.3f}")
+        SSIM 1.000
+        >>> print(f"SSIM {ssim(x, 1 - x):.3f}")  # the structure inverted
+        SSIM -0.9...
     """
 
     data_range = check_positive_number("data_range", data_range)
@@ -236,8 +252,12 @@ def pca_baseline(x_train, x_test, code_size):
         `x_test`).
 
     Example:
-        >>> baseline = pca_baseline(x_train, x_test, code_size=32)
-        >>> print(f"PCA MSE {baseline['mse']:.4f}")
+        >>> from keras_ae.data import load_dataset
+        >>> (x_train, _), _, (x_test, _), _ = load_dataset("digits")  # 8 x 8
+        >>> print(f"PCA MSE {pca_baseline(x_train, x_test, code_size=8)['mse']:.3f}")
+        PCA MSE 0.025
+        >>> print(f"{pca_baseline(x_train, x_test, code_size=64)['mse']:.3f}")  # all
+        0.000
     """
     from sklearn.decomposition import PCA
 
@@ -311,9 +331,11 @@ def one_class_auroc(scores, y_test, normal_class):
         The AUROC, a float in [0, 1].
 
     Example:
-        >>> errors = mse(x_test, autoencoder.predict(x_test), axis=(1, 2, 3))
-        >>> one_class_auroc(errors, y_test, normal_class=0)
-        0.97
+        >>> labels = [3, 3, 5, 8]  # class 3 is normal
+        >>> one_class_auroc([0.1, 0.2, 0.7, 0.9], labels, normal_class=3)
+        1.0
+        >>> one_class_auroc([0.1, 0.8, 0.7, 0.9], labels, normal_class=3)  # 3 of 4
+        0.75
     """
     from sklearn.metrics import roc_auc_score
 
@@ -347,8 +369,12 @@ def alarm_threshold(normal_scores, false_alarm_rate=0.05):
         The threshold, a float: an image is flagged if its score is above it.
 
     Example:
-        >>> threshold = alarm_threshold(val_scores[y_val == normal_class], 0.05)
-        >>> detection_rates(test_scores, y_test, normal_class, threshold)
+        >>> normal_val_scores = np.arange(1.0, 101.0)  # 1, 2, ..., 100
+        >>> threshold = alarm_threshold(normal_val_scores, false_alarm_rate=0.05)
+        >>> round(threshold, 2)
+        95.05
+        >>> detection_rates([10.0, 99.0, 96.0, 50.0], [0, 0, 1, 1], 0, threshold)
+        {'false_alarm_rate': 0.5, 'detection_rate': 0.5}
     """
     scores = np.asarray(normal_scores, dtype="float64").reshape(-1)
     if len(scores) == 0 or not np.all(np.isfinite(scores)):
@@ -423,8 +449,12 @@ def precision_at_k(
         The mean precision at `k`, a float in [0, 1].
 
     Example:
-        >>> precision_at_k(codes_test, y_test, codes_train, y_train, k=10)
-        0.91
+        >>> codes = np.array([[0.0], [0.1], [5.0], [5.1]])
+        >>> labels = np.array([0, 0, 1, 1])
+        >>> precision_at_k(codes, labels, codes, labels, k=1, exclude_self=True)
+        1.0
+        >>> precision_at_k(codes, labels, codes, labels, k=2, exclude_self=True)
+        0.5
     """
     from sklearn.neighbors import NearestNeighbors
 
@@ -493,9 +523,11 @@ def frechet_distance(features_a, features_b, eps=1e-6):
         ValueError: The square root has a non-negligible imaginary part.
 
     Example:
-        >>> frechet_distance(features(classifier, generated),
-        ...                  features(classifier, x_test))
-        3.2
+        >>> a = np.random.default_rng(0).normal(size=(1000, 2))
+        >>> round(frechet_distance(a, a + [3.0, 4.0]), 6)  # same S: ||shift||^2
+        25.0
+        >>> round(frechet_distance(a, a), 6)
+        0.0
     """
     from scipy.linalg import LinAlgWarning, sqrtm
 

@@ -16,9 +16,15 @@ dict of numbers computed with the array metrics of `keras_ae.evaluate.metrics`:
 - `to_markdown_table` and `write_table`: publish a comparison table.
 
 Example:
-    >>> report = reconstruction_report(autoencoder, x_test)
-    >>> print(to_markdown_table([{"model": "dense AE", **report}],
-    ...                         ["model", "mse", "psnr", "ssim"]))
+    A function that adds 0.1 to every pixel stands in for a model:
+
+    >>> x = 0.9 * np.random.default_rng(0).random((4, 8, 8, 1))
+    >>> report = reconstruction_report(lambda x: x + 0.1, x)
+    >>> print(to_markdown_table([{"model": "x + 0.1", **report}],
+    ...                         ["model", "mse", "psnr", "ssim"], {"ssim": ".2f"}))
+    | model   |  mse | psnr | ssim |
+    | ------- | ---: | ---: | ---: |
+    | x + 0.1 | 0.01 |   20 | 0.98 |
 """
 
 import numpy as np
@@ -85,8 +91,12 @@ def reconstruction_report(model_or_fn, x_test, data_range=1.0, batch_size=1024):
         per-image PSNRs, dB) and `ssim` (mean of the per-image SSIMs).
 
     Example:
-        >>> reconstruction_report(autoencoder, x_test)
-        {'mse': 0.0118, 'psnr': 21.3, 'ssim': 0.87}
+        >>> import keras
+        >>> shift = keras.layers.Rescaling(1.0, offset=0.1)  # x + 0.1, a stand-in
+        >>> x = 0.9 * np.random.default_rng(0).random((4, 8, 8, 1))
+        >>> report = reconstruction_report(shift, x)
+        >>> {name: round(value, 2) for name, value in report.items()}
+        {'mse': 0.01, 'psnr': 20.0, 'ssim': 0.98}
     """
     x_test = check_batch("x_test", x_test)
     reconstructions = _reconstruct(model_or_fn, x_test, batch_size)
@@ -110,8 +120,10 @@ def reconstruction_scores(model_or_fn, x, batch_size=1024):
         A NumPy array `(N,)`, the mean over pixels of the squared error.
 
     Example:
-        >>> scores = reconstruction_scores(autoencoder, x_test)
-        >>> one_class_auroc(scores, y_test, normal_class=3)
+        >>> x = np.zeros((3, 8, 8, 1))
+        >>> x[2] = 0.5  # the third image is unlike the others
+        >>> reconstruction_scores(np.zeros_like, x)  # a model that outputs black
+        array([0.  , 0.  , 0.25])
     """
     x = check_batch("x", x)
     reconstructions = _reconstruct(model_or_fn, x, batch_size)
@@ -150,9 +162,11 @@ def tuned_probe_accuracy(
         `test` (its test accuracy).
 
     Example:
-        >>> tuned_probe_accuracy(codes_train, y_train, codes_val, y_val,
-        ...                      codes_test, y_test)
-        {'C': 0.1, 'val': 0.93, 'test': 0.92}
+        >>> from keras_ae.data import load_dataset
+        >>> (x_train, y_train), (x_val, y_val), (x_test, y_test), _ = load_dataset(
+        ...     "digits")
+        >>> tuned_probe_accuracy(x_train, y_train, x_val, y_val, x_test, y_test)
+        {'C': ..., 'val': 0.9..., 'test': 0.9...}
     """
     Cs = tuple(Cs)
     if not Cs or any(
@@ -217,9 +231,13 @@ def probe_comparison(
         names to the chosen strength).
 
     Example:
-        >>> probe_comparison(autoencoder.get_layer("encoder"), x_train, y_train,
-        ...                  x_test, y_test, x_val=x_val, y_val=y_val)
-        {'codes': 0.93, 'pixels': 0.96, 'pca': 0.90, 'code_size': 8, 'C': {...}}
+        >>> import keras
+        >>> from keras_ae.data import load_dataset
+        >>> (x_train, y_train), _, (x_test, y_test), _ = load_dataset("digits")
+        >>> encoder = keras.Sequential([  # untrained: a random projection
+        ...     keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(8)])
+        >>> probe_comparison(encoder, x_train, y_train, x_test, y_test)
+        {'codes': 0..., 'pixels': 0.9..., 'pca': 0.8..., 'code_size': 8}
     """
     x_train = check_batch("x_train", x_train)
     x_test = check_batch("x_test", x_test)
@@ -273,8 +291,13 @@ def pca_anomaly_scores(x_train_one_class, x_test, code_size):
         subspace.
 
     Example:
+        >>> from keras_ae.data import load_dataset
+        >>> (x_train, y_train), _, (x_test, y_test), _ = load_dataset("digits")
         >>> scores = pca_anomaly_scores(x_train[y_train == 0], x_test, 8)
-        >>> one_class_auroc(scores, y_test, normal_class=0)
+        >>> scores.shape
+        (450,)
+        >>> round(one_class_auroc(scores, y_test, normal_class=0), 2)
+        1.0
     """
     x_test = check_batch("x_test", x_test)
     pca = pca_baseline(x_train_one_class, x_test, code_size)["model"]
@@ -300,9 +323,20 @@ def negative_elbo_scores(vae, x, num_samples=1, seed=0):
         A NumPy array `(N,)`; its mean is `-vae.test_elbo(x, num_samples, seed)`.
 
     Example:
-        >>> protocol = one_class_protocol(
-        ...     train_vae, x_train, y_train, x_test, y_test,
-        ...     score=lambda vae, x: negative_elbo_scores(vae, x, num_samples=10))
+        >>> from keras_ae.models import vae_builders
+        >>> from keras_ae.models.vae import VAE
+        >>> vae = VAE(  # untrained
+        ...     vae_builders.build_vae_encoder((8, 8, 1), 2, hidden_units=(16,)),
+        ...     vae_builders.build_vae_decoder((8, 8, 1), 2, hidden_units=(16,)))
+        >>> x = np.random.default_rng(0).random((20, 8, 8, 1))  # untrained: any x
+        >>> scores = negative_elbo_scores(vae, x, num_samples=2, seed=0)
+        >>> scores.shape
+        (20,)
+        >>> bool(np.isclose(scores.mean(), -vae.test_elbo(x, num_samples=2, seed=0)))
+        True
+
+        As the score of `one_class_protocol`: `score=lambda vae, x:
+        negative_elbo_scores(vae, x, num_samples=10)`.
     """
     if getattr(vae, "conditional", None) is not False:
         raise ValueError(
@@ -354,14 +388,18 @@ def one_class_protocol(
         `keep_models`, `models` (class -> model).
 
     Example:
-        >>> protocol = one_class_protocol(train_autoencoder, x_train, y_train,
-        ...                               x_test, y_test)
-        >>> protocol["mean"]
-        0.93
-        >>> # The PCA baseline: the "model" is the normal class's images.
-        >>> one_class_protocol(lambda x: x, x_train, y_train, x_test, y_test,
-        ...                    score=lambda x_normal, x: pca_anomaly_scores(
-        ...                        x_normal, x, code_size=8))
+        The PCA baseline: the "model" is the normal class's images, and the
+        score fits a PCA to them (`build_and_train_fn` would train an
+        autoencoder, scored by its reconstruction errors by default):
+
+        >>> from keras_ae.data import load_dataset
+        >>> (x_train, y_train), _, (x_test, y_test), _ = load_dataset("digits")
+        >>> protocol = one_class_protocol(
+        ...     lambda x_normal: x_normal, x_train, y_train, x_test, y_test,
+        ...     classes=[0, 1], score=lambda x_normal, x: pca_anomaly_scores(
+        ...         x_normal, x, code_size=8))
+        >>> {c: round(auroc, 3) for c, auroc in protocol["per_class"].items()}
+        {0: 1.0, 1: 0.999}
     """
     if not callable(build_and_train_fn):
         raise ValueError(
@@ -423,10 +461,17 @@ def evaluate_one_class(models, x, y, score="reconstruction"):
         A dict with `per_class` (class -> AUROC) and `mean` (their mean).
 
     Example:
-        >>> on_val = one_class_protocol(train_ae, x_train, y_train, x_val, y_val,
-        ...                             keep_models=True)
-        >>> evaluate_one_class(on_val["models"], x_test, y_test)["mean"]
-        0.95
+        >>> from keras_ae.data import load_dataset
+        >>> (x_train, y_train), (x_val, y_val), (x_test, y_test), _ = load_dataset(
+        ...     "digits")
+        >>> def pca_score(x_normal, x):  # the PCA baseline (see one_class_protocol)
+        ...     return pca_anomaly_scores(x_normal, x, code_size=8)
+        >>> on_val = one_class_protocol(lambda x: x, x_train, y_train, x_val, y_val,
+        ...                             [0, 1], score=pca_score, keep_models=True)
+        >>> sorted(on_val["models"])
+        [0, 1]
+        >>> evaluate_one_class(on_val["models"], x_test, y_test, pca_score)["mean"]
+        0.9...
     """
     score_fn = _score_function(score)
     if not isinstance(models, dict) or not models:
@@ -478,8 +523,11 @@ def class_coverage(histogram, threshold=0.01, low=None, high=None):
         the `low` and `high` used.
 
     Example:
-        >>> class_coverage(np.bincount(predicted_classes, minlength=10))
-        {'num_covered': 10, 'covered': [0, 1, ...], 'all_within': True, ...}
+        >>> coverage = class_coverage([50, 45, 0, 5])  # counts of 4 classes
+        >>> coverage["num_covered"], coverage["covered"], coverage["all_within"]
+        (3, [0, 1, 3], False)
+        >>> coverage["fractions"], coverage["low"], coverage["high"]
+        (array([0.5 , 0.45, 0.  , 0.05]), 0.125, 0.5)
     """
     counts = np.asarray(histogram, dtype="float64")
     if counts.ndim != 1 or len(counts) == 0 or np.any(counts < 0):
@@ -545,9 +593,16 @@ def sample_quality(
         `keras_ae.evaluate.latent.sample_scores`).
 
     Example:
-        >>> quality = sample_quality(get_classifier("mnist_5k"), vae.sample(1000),
-        ...                          x_test, x_val)
-        >>> quality["frechet_distance"], quality["real_floor"]
+        >>> from keras_ae.data import load_dataset
+        >>> from keras_ae.evaluate.classifier import build_classifier
+        >>> _, (x_val, _), (x_test, _), _ = load_dataset("digits")
+        >>> classifier = build_classifier((8, 8, 1))  # untrained stand-in
+        >>> noise = np.random.default_rng(0).random((200, 8, 8, 1))  # "generated"
+        >>> quality = sample_quality(classifier, noise, x_test, x_val)
+        >>> quality["num_compared"]
+        200
+        >>> bool(quality["frechet_distance"] > quality["real_floor"])
+        True
     """
     from keras_ae.evaluate.classifier import features
     from keras_ae.evaluate.latent import sample_scores
