@@ -51,6 +51,7 @@ _API = {
     "GAN": "keras_ae.models.gans",
     "ConditionalGAN": "keras_ae.models.gans",
     "WGANGP": "keras_ae.models.wgan",
+    "DiffusionModel": "keras_ae.models.diffusion",
     "fit_autoencoder": "keras_ae.train.recipes",
     "fit_vae": "keras_ae.train.vae_recipes",
     "build_gan": "keras_ae.train.gan_recipes",

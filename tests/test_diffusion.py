@@ -1,4 +1,5 @@
-"""Tests for keras_ae.models.diffusion against closed forms, Bayes' rule and oracles.
+"""Tests for the diffusion modules (diffusion, noise_schedule, unet) against
+closed forms, Bayes' rule and oracles.
 
 The oracle denoisers know the data exactly: for a single image `x*` the noise
 in `x_t` is `(x_t - sqrt(abar_t) x*) / sqrt(1 - abar_t)`; for Gaussian data
@@ -8,18 +9,17 @@ must reproduce the data, whatever network a real model would learn.
 """
 
 import math
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import pytest
 from keras import ops
 
-from keras_ae.models.diffusion import (
-    DiffusionModel,
-    NoiseSchedule,
-    SinusoidalEmbedding,
-    build_unet_denoiser,
-)
+from keras_ae.models.diffusion import DiffusionModel
+from keras_ae.models.noise_schedule import NoiseSchedule
+from keras_ae.models.unet import SinusoidalEmbedding, build_unet_denoiser
 
 T = 1000
 # Ho et al.'s schedule, written out here as the reference.
@@ -383,6 +383,36 @@ def test_keras_file_round_trip(tmp_path):
         loaded.sample(2, seed=0, method="ddim", steps=5),
         model.sample(2, seed=0, method="ddim", steps=5),
         atol=1e-6,
+    )
+
+
+def test_keras_ae_load_model_finds_the_classes_in_a_fresh_process(tmp_path):
+    # keras_ae.load_model must import the modules that register DiffusionModel
+    # and SinusoidalEmbedding: a process that never imported them loads the file.
+    model = DiffusionModel(tiny_denoiser(), num_timesteps=60, seed=3)
+    path = tmp_path / "diffusion.keras"
+    model.save(path)
+    x, t = images(2, seed=1), np.array([5, 40])
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "t.npy", t)
+    script = (
+        "import sys, numpy as np, keras_ae\n"
+        "m = keras_ae.load_model(sys.argv[1])\n"
+        "x, t = np.load(sys.argv[2]), np.load(sys.argv[3])\n"
+        "np.save(sys.argv[4], m.denoiser.predict([x, t], verbose=0))\n"
+        "print(type(m).__name__)\n"
+    )
+    out = tmp_path / "out.npy"
+    args = [str(path), str(tmp_path / "x.npy"), str(tmp_path / "t.npy"), str(out)]
+    result = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip().splitlines()[-1] == "DiffusionModel"
+    np.testing.assert_array_equal(
+        np.load(out), model.denoiser.predict([x, t], verbose=0)
     )
 
 

@@ -1,11 +1,8 @@
 """Denoising diffusion (DDPM, Ho et al., 2020) with DDPM and DDIM sampling.
 
-The forward process adds Gaussian noise to an image `x_0` over `T` steps,
-`q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I)`, so that
-
-    q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I),  abar_t = prod_{i<=t} alpha_i
-
-with `alpha_i = 1 - beta_i`, and `x_T` is almost pure noise. A denoiser
+The forward process adds Gaussian noise to an image `x_0` over `T` steps, so
+that `q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I)` and `x_T` is almost
+pure noise (`keras_ae.models.noise_schedule.NoiseSchedule`). A denoiser
 `eps_theta(x_t, t)` learns to predict the noise `eps` in `x_t = sqrt(abar_t)
 x_0 + sqrt(1 - abar_t) eps` (the loss `L_simple`, a mean squared error).
 Generating runs the process backwards from `x_T ~ N(0, I)`, step by step:
@@ -34,15 +31,19 @@ Example:
     (4, 8, 8, 1)
 """
 
-import math
 import numbers
 
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import layers, ops
+from keras import ops
 
-from keras_ae._validation import check_batch, check_positive_int, check_shape
+from keras_ae._validation import (
+    check_batch,
+    check_positive_int,
+    check_seed,
+    is_int,
+)
 from keras_ae.devices import replica_seed
 from keras_ae.models._base import (
     SampleWeightWithoutTargets,
@@ -51,318 +52,16 @@ from keras_ae.models._base import (
     update_means,
     weighted_mean,
 )
+from keras_ae.models.noise_schedule import SCHEDULES, NoiseSchedule
+from keras_ae.models.unet import SinusoidalEmbedding, build_unet_denoiser
 
-__all__ = [
-    "NoiseSchedule",
-    "SinusoidalEmbedding",
-    "build_unet_denoiser",
-    "DiffusionModel",
-    "SCHEDULES",
-    "METHODS",
-]
+__all__ = ["DiffusionModel", "METHODS"]
 
-SCHEDULES = ("linear", "cosine")
+# Re-exported for `from keras_ae.models.diffusion import ...`.
+_PARTS = (NoiseSchedule, SCHEDULES, SinusoidalEmbedding, build_unet_denoiser)
+
 METHODS = ("ddpm", "ddim")
-# Ho et al.'s linear betas for T = 1000; other T scale them by 1000 / T, as
-# Nichol and Dhariwal (2021) do, so that abar_T stays near 4e-5.
-LINEAR_BETAS = (1e-4, 0.02)
-# Nichol and Dhariwal's cosine schedule: offset s, betas clipped to 0.999.
-COSINE_OFFSET = 0.008
-MAX_BETA = 0.999
 DDIM_DEFAULT_STEPS = 50
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_seed(seed):
-    if seed is not None and not _is_int(seed):
-        raise ValueError(f"Expected seed to be an int or None. Received: seed={seed!r}")
-    return None if seed is None else int(seed)
-
-
-class NoiseSchedule:
-    """The betas of the forward process and the Gaussians they define.
-
-    Arrays (NumPy, float64, indexed by `t = 0, ..., T - 1`): `betas`, `alphas =
-    1 - betas`, `alphas_cumprod` (`abar_t`). The methods take `x_0` in the
-    model's space, [-1, 1].
-
-    - `"linear"`: `betas` evenly spaced from `1e-4 * 1000 / T` to
-      `0.02 * 1000 / T` (Ho et al.'s values for T = 1000).
-    - `"cosine"`: `abar_t = f(t + 1) / f(0)`, `f(u) = cos(pi / 2 * (u / T + s)
-      / (1 + s))^2` with `s = 0.008`, `betas` clipped to 0.999 (Nichol and
-      Dhariwal, 2021). Noise comes in more slowly than with linear betas.
-
-    Args:
-        num_timesteps: `T`, int > 0 (> 20 for `"linear"`).
-        kind: `"linear"` or `"cosine"`.
-
-    Example:
-        >>> schedule = NoiseSchedule(1000, "linear")
-        >>> print(f"{schedule.alphas_cumprod[-1]:.2e}")  # x_T is nearly pure noise
-        4.04e-05
-    """
-
-    def __init__(self, num_timesteps=1000, kind="linear"):
-        steps = check_positive_int("num_timesteps", num_timesteps)
-        if kind == "linear":
-            scale = 1000.0 / steps
-            if LINEAR_BETAS[1] * scale >= 1.0:
-                raise ValueError(
-                    "Expected num_timesteps > 20 for the linear schedule (its last "
-                    "beta, 0.02 * 1000 / num_timesteps, must stay below 1). "
-                    f"Received: num_timesteps={num_timesteps!r}"
-                )
-            betas = np.linspace(LINEAR_BETAS[0] * scale, LINEAR_BETAS[1] * scale, steps)
-        elif kind == "cosine":
-            u = np.arange(steps + 1) / steps
-            f = np.cos((u + COSINE_OFFSET) / (1 + COSINE_OFFSET) * math.pi / 2) ** 2
-            betas = np.minimum(1.0 - f[1:] / f[:-1], MAX_BETA)
-        else:
-            raise ValueError(
-                f"Expected kind to be one of {SCHEDULES}. Received: kind={kind!r}"
-            )
-        self.num_timesteps = steps
-        self.kind = kind
-        self.betas = betas
-        self.alphas = 1.0 - betas
-        self.alphas_cumprod = np.cumprod(self.alphas)
-
-    def alpha_bar(self, t):
-        """`abar_t` for integer `t` in `[-1, T)` (NumPy); `abar_{-1} = 1`."""
-        return np.concatenate([[1.0], self.alphas_cumprod])[np.asarray(t) + 1]
-
-    def _take(self, values, t, x):
-        """`values[t]` as float32, shaped `(batch, 1, ..., 1)` to broadcast over `x`."""
-        taken = ops.take(ops.convert_to_tensor(values, "float32"), t)
-        return ops.reshape(taken, (-1,) + (1,) * (len(x.shape) - 1))
-
-    def q_mean_variance(self, x0, t):
-        """Mean and variance of `q(x_t | x_0)`: `sqrt(abar_t) x_0`, `1 - abar_t`.
-
-        Args:
-            x0: Tensor `(batch, ...)` of clean images in [-1, 1].
-            t: Int tensor `(batch,)` of timesteps in `[0, T)`.
-
-        Returns:
-            The mean (shape of `x0`) and the variance `(batch, 1, ..., 1)`.
-        """
-        x0 = ops.convert_to_tensor(x0, "float32")
-        mean = self._take(np.sqrt(self.alphas_cumprod), t, x0) * x0
-        return mean, self._take(1.0 - self.alphas_cumprod, t, x0)
-
-    def q_sample(self, x0, t, noise):
-        """Draws `x_t ~ q(x_t | x_0)` in closed form: `sqrt(abar_t) x0 + sqrt(1 -
-        abar_t) noise`.
-
-        Args:
-            x0: Tensor `(batch, ...)` of clean images in [-1, 1].
-            t: Int tensor `(batch,)` of timesteps in `[0, T)`.
-            noise: Tensor of the shape of `x0`, drawn from N(0, I).
-
-        Returns:
-            The noisy images `x_t`, a tensor of the shape of `x0`.
-        """
-        mean, variance = self.q_mean_variance(x0, t)
-        return mean + ops.sqrt(variance) * ops.cast(noise, mean.dtype)
-
-    def posterior_coefficients(self, t, s=None):
-        """`q(x_s | x_t, x_0) = N(c0 x_0 + ct x_t, variance)` for `s < t`: NumPy.
-
-        With `s = t - 1` (the default) it is the DDPM posterior, variance
-        `beta_tilde_t = (1 - abar_{t-1}) / (1 - abar_t) beta_t`. Skipping steps
-        (`s < t - 1`) puts `abar_t / abar_s` in place of `alpha_t`: the
-        posterior of the shorter chain `x_0 -> x_s -> x_t`.
-
-        Args:
-            t: Int or int array of timesteps in `[0, T)`.
-            s: Earlier timesteps in `[-1, t)`; default `t - 1`.
-
-        Returns:
-            Three float64 arrays `(c0, ct, variance)`.
-        """
-        t = np.asarray(t)
-        s = t - 1 if s is None else np.asarray(s)
-        abar_t, abar_s = self.alpha_bar(t), self.alpha_bar(s)
-        alpha = abar_t / abar_s  # of the step s -> t
-        c0 = np.sqrt(abar_s) * (1.0 - alpha) / (1.0 - abar_t)
-        ct = np.sqrt(alpha) * (1.0 - abar_s) / (1.0 - abar_t)
-        variance = (1.0 - abar_s) / (1.0 - abar_t) * (1.0 - alpha)
-        return c0, ct, variance
-
-    def posterior_mean_variance(self, x0, x_t, t):
-        """Mean and variance of `q(x_{t-1} | x_t, x_0)`, as `q_mean_variance`."""
-        x0 = ops.convert_to_tensor(x0, "float32")
-        c0, ct, variance = self.posterior_coefficients(np.arange(self.num_timesteps))
-        mean = self._take(c0, t, x0) * x0 + self._take(ct, t, x0) * x_t
-        return mean, self._take(variance, t, x0)
-
-    def get_config(self):
-        return {"num_timesteps": self.num_timesteps, "kind": self.kind}
-
-
-@keras.saving.register_keras_serializable(package="keras_ae")
-class SinusoidalEmbedding(keras.layers.Layer):
-    """Embeds timesteps `t` as `[sin(t w_k), cos(t w_k)]`, `w_k = 10000^(-k / (d/2))`.
-
-    The positional encoding of the Transformer, as DDPM uses it: nearby `t`
-    get similar vectors, and the frequencies span scales from one step to
-    thousands. It has no weights and computes in float32.
-
-    Args:
-        dim: Even int > 0, the size of the embedding.
-        max_period: Number > 0, the longest period, 10000 by default.
-        **kwargs: Passed to `keras.layers.Layer` (for example `name`).
-
-    Call arguments:
-        t: Tensor `(batch,)` of timesteps (ints or floats).
-
-    Returns:
-        A float32 tensor `(batch, dim)`.
-
-    Example:
-        >>> SinusoidalEmbedding(4)(np.array([0])).numpy()  # sin 0, sin 0, cos 0, cos 0
-        array([[0., 0., 1., 1.]], dtype=float32)
-    """
-
-    def __init__(self, dim, max_period=10000.0, **kwargs):
-        kwargs.setdefault("dtype", "float32")
-        super().__init__(**kwargs)
-        self.dim = check_positive_int("dim", dim)
-        if self.dim % 2:
-            raise ValueError(f"Expected an even dim. Received: dim={dim!r}")
-        self.max_period = float(max_period)
-
-    def call(self, t):
-        half = self.dim // 2
-        frequencies = np.exp(-math.log(self.max_period) * np.arange(half) / half)
-        angles = ops.cast(ops.reshape(t, (-1, 1)), "float32") * ops.convert_to_tensor(
-            frequencies[None, :], "float32"
-        )
-        return ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.dim)
-
-    def get_config(self):
-        base = super().get_config()
-        return {**base, "dim": self.dim, "max_period": self.max_period}
-
-
-def _residual_block(x, embedding, filters, groups, name):
-    """GroupNorm-swish-conv twice, the time embedding added in between, plus a skip."""
-    h = layers.GroupNormalization(groups, name=f"{name}_norm1")(x)
-    h = layers.Activation("swish", name=f"{name}_swish1")(h)
-    h = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv1")(h)
-    e = layers.Dense(filters, name=f"{name}_time")(embedding)
-    h = layers.Add(name=f"{name}_add_time")([h, layers.Reshape((1, 1, filters))(e)])
-    h = layers.GroupNormalization(groups, name=f"{name}_norm2")(h)
-    h = layers.Activation("swish", name=f"{name}_swish2")(h)
-    h = layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv2")(h)
-    if x.shape[-1] != filters:
-        x = layers.Conv2D(filters, 1, name=f"{name}_skip")(x)
-    return layers.Add(name=f"{name}_out")([x, h])
-
-
-def build_unet_denoiser(
-    input_shape=(28, 28, 1),
-    filters=(16, 32, 64),
-    blocks_per_level=1,
-    time_embedding_dim=128,
-    groups=8,
-    name="denoiser",
-):
-    """Builds a small U-Net that predicts the noise in `x_t` given `t`.
-
-    One level per entry of `filters`, each at half the resolution of the last
-    (28x28, 14x14, 7x7 by default). Going down, each level runs
-    `blocks_per_level` residual blocks and keeps their outputs; a middle block
-    works at the lowest resolution; going up, each block takes the kept
-    output of its level concatenated to its input (the U-Net's skip
-    connections). Every residual block adds a projection of the time
-    embedding (sinusoidal, then a two-layer MLP) to its feature maps, so
-    every level knows the noise level. The last convolution starts at zero:
-    the untrained network predicts `eps = 0` and the loss starts at 1. The
-    defaults are sized for a few thousand 28x28 digits trained for minutes on
-    two CPU cores; wider `filters` learn faster per step but cost more per step.
-
-    Args:
-        input_shape: `(height, width, channels)`; height and width divisible
-            by `2 ** (len(filters) - 1)`.
-        filters: Channels per level, from the highest resolution down, each
-            divisible by `groups`.
-        blocks_per_level: Residual blocks per level on each side, int > 0.
-        time_embedding_dim: Size of the time embedding, even int > 0.
-        groups: Groups of the `GroupNormalization` layers.
-        name: Name of the model.
-
-    Returns:
-        A Functional `keras.Model` mapping `[x_t, t]` (images `(batch, *input_shape)`
-        and int timesteps `(batch,)`) to the predicted noise, of the images' shape.
-        It is float32 at its output whatever the dtype policy.
-
-    Example:
-        >>> denoiser = build_unet_denoiser((28, 28, 1), filters=(16, 32, 64))
-        >>> denoiser.count_params()
-        413153
-    """
-    input_shape = check_shape("input_shape", input_shape, rank=3)
-    groups = check_positive_int("groups", groups)
-    if isinstance(filters, (str, bytes)) or not hasattr(filters, "__len__"):
-        filters = None
-    if not filters or not all(
-        _is_int(f) and f > 0 and f % groups == 0 for f in filters
-    ):
-        raise ValueError(
-            f"Expected filters to be a non-empty tuple of positive integers "
-            f"divisible by groups={groups}, e.g. (16, 32, 64). Received: "
-            f"filters={filters!r}"
-        )
-    blocks_per_level = check_positive_int("blocks_per_level", blocks_per_level)
-    factor = 2 ** (len(filters) - 1)
-    if input_shape[0] % factor or input_shape[1] % factor:
-        raise ValueError(
-            f"Expected height and width divisible by {factor} (2 ** (len(filters) "
-            f"- 1)). Received: input_shape={input_shape}, filters={filters}"
-        )
-    images = keras.Input(shape=input_shape, name="noisy_images")
-    timesteps = keras.Input(shape=(), dtype="int32", name="timesteps")
-    embedding = SinusoidalEmbedding(time_embedding_dim, name="time_sinusoidal")(
-        timesteps
-    )
-    embedding = layers.Dense(time_embedding_dim, activation="swish")(embedding)
-    embedding = layers.Dense(time_embedding_dim, name="time_embedding")(embedding)
-    x = layers.Conv2D(filters[0], 3, padding="same", name="stem")(images)
-    skips = []
-    for level, width in enumerate(filters):
-        for block in range(blocks_per_level):
-            x = _residual_block(x, embedding, width, groups, f"down{level}_{block}")
-            skips.append(x)
-        if level < len(filters) - 1:
-            x = layers.Conv2D(width, 3, strides=2, padding="same")(x)
-    x = _residual_block(x, embedding, filters[-1], groups, "middle")
-    for level in reversed(range(len(filters))):
-        for block in range(blocks_per_level):
-            x = layers.Concatenate()([x, skips.pop()])
-            x = _residual_block(
-                x, embedding, filters[level], groups, f"up{level}_{block}"
-            )
-        if level > 0:
-            x = layers.UpSampling2D(2)(x)
-            x = layers.Conv2D(filters[level - 1], 3, padding="same")(x)
-    x = layers.GroupNormalization(groups, name="out_norm")(x)
-    x = layers.Activation("swish", name="out_swish")(x)
-    noise = layers.Conv2D(
-        input_shape[-1],
-        3,
-        padding="same",
-        kernel_initializer="zeros",
-        dtype="float32",
-        name="predicted_noise",
-    )(x)
-    return keras.Model([images, timesteps], noise, name=name)
 
 
 def _check_denoiser(denoiser):
@@ -459,7 +158,7 @@ class DiffusionModel(SubModelConfig, SampleWeightWithoutTargets, keras.Model):
         self.schedule = NoiseSchedule(num_timesteps, schedule)
         self.num_timesteps = self.schedule.num_timesteps
         self.denoiser = denoiser
-        self.seed = _check_seed(seed)
+        self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self._compiled_steps = {}
@@ -663,7 +362,7 @@ class DiffusionModel(SubModelConfig, SampleWeightWithoutTargets, keras.Model):
                     f"Expected {num_images} initial_noise images (num_images). "
                     f"Received: {len(initial_noise)}"
                 )
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
         generator = (
             self.seed_generator if seed is None else keras.random.SeedGenerator(seed)
         )
@@ -724,7 +423,7 @@ class DiffusionModel(SubModelConfig, SampleWeightWithoutTargets, keras.Model):
         """
         images = self._check_images("images", images, 0.0, 1.0)
         steps = self._check_steps(steps)
-        if not _is_int(refinements) or refinements < 0:
+        if not is_int(refinements) or refinements < 0:
             raise ValueError(
                 "Expected refinements >= 0 (an int). "
                 f"Received: refinements={refinements!r}"

@@ -15,6 +15,8 @@ SERIALIZABLE_MODULES = (
     "keras_ae.models.gans",
     "keras_ae.models.wgan",
     "keras_ae.models.vae",
+    "keras_ae.models.unet",
+    "keras_ae.models.diffusion",
 )
 
 
