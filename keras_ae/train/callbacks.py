@@ -23,8 +23,13 @@ class EpochLogger(keras.callbacks.Callback):
         metrics: Names of the logged values to print (default: all).
 
     Example:
-        >>> model.fit(x, x, epochs=200, verbose=0, callbacks=[EpochLogger(50)])
-        epoch  50/200  loss 0.0312  val_loss 0.0330  (4.1 s)
+        >>> x = np.random.default_rng(0).random((32, 4), dtype="float32")
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> history = model.fit(x, x, epochs=5, verbose=0, callbacks=[EpochLogger(2)])
+        epoch    2/5  loss ...  (... s)
+        epoch    4/5  loss ...  (... s)
+        epoch    5/5  loss ...  (... s)
     """
 
     def __init__(self, every=10, metrics=None):
@@ -83,8 +88,15 @@ class SampleGrid(keras.callbacks.Callback):
             images. Default: `model.generator`, else `model.decoder`.
 
     Example:
-        >>> samples = SampleGrid(num_images=10, every=10)
-        >>> gan.fit(x_train, epochs=50, callbacks=[samples])
+        >>> from keras_ae.models.autoencoders import build_dense_autoencoder
+        >>> x = np.random.default_rng(0).random((64, 8, 8, 1), dtype="float32")
+        >>> autoencoder = build_dense_autoencoder((8, 8, 1), 2, hidden_units=(16,))
+        >>> autoencoder.compile(optimizer="adam", loss="mse")
+        >>> samples = SampleGrid(num_images=5, every=2,
+        ...                      network=autoencoder.get_layer("decoder"))
+        >>> history = autoencoder.fit(x, x, epochs=3, verbose=0, callbacks=[samples])
+        >>> [(epoch, images.shape) for epoch, images in samples.grids]
+        [(2, (5, 8, 8, 1)), (3, (5, 8, 8, 1))]
         >>> fig = samples.plot()  # one row per kept epoch
     """
 

@@ -16,10 +16,17 @@
   conditional GAN was asked for, and `plot_class_histograms` draws the classes
   a classifier sees in the samples of several models.
 
+The sampling and judging functions live in `keras_ae.evaluate.samples`.
+
 Example:
-    >>> run = train_gan("dense", x_train, num_epochs=100, seed=0)
-    >>> images, _ = generate_images(run.model, 1000, seed=1)
-    >>> class_histogram(get_classifier(), images)
+    >>> from keras_ae.data import load_dataset
+    >>> from keras_ae.evaluate.samples import generate_images
+    >>> (x_train, _), _, _, _ = load_dataset("digits")  # 8x8 digits in [0, 1]
+    >>> run = train_gan("dense", x_train[:256], num_epochs=1, seed=0,
+    ...                 latent_dim=8, dense_units=(32,))
+    >>> images, labels = generate_images(run.model, 10, seed=1)
+    >>> images.shape, labels  # no labels: the GAN is unconditional
+    ((10, 8, 8, 1), None)
 """
 
 import dataclasses
@@ -262,9 +269,13 @@ class BatchHistory(keras.callbacks.Callback):
             its losses are noisier.
 
     Example:
-        >>> batches = BatchHistory(["d_loss", "g_loss"])
-        >>> gan.fit(x_train, epochs=20, callbacks=[batches], verbose=0)
-        >>> plt.plot(batches.history["d_loss"])
+        >>> x = np.random.default_rng(0).random((96, 4), dtype="float32")
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> batches = BatchHistory(["loss"])
+        >>> _ = model.fit(x, x, batch_size=32, epochs=2, callbacks=[batches], verbose=0)
+        >>> len(batches.history["loss"]), batches.epochs, batches.steps
+        (6, [0, 0, 0, 1, 1, 1], [1, 2, 3, 1, 2, 3])
     """
 
     def __init__(self, metrics=None):
@@ -389,8 +400,14 @@ def train_gan(
         A `GanRun`.
 
     Example:
-        >>> run = train_gan("conditional", x_train, y_train, num_epochs=100)
-        >>> run.model.generate([7] * 10)
+        >>> from keras_ae.data import load_dataset
+        >>> (x_train, y_train), _, _, _ = load_dataset("digits")  # classes 0-9
+        >>> run = train_gan("conditional", x_train[:256], y_train[:256],
+        ...                 num_epochs=1, latent_dim=8, dense_units=(32,))
+        >>> run.model.generate([7] * 10).shape  # ten sevens
+        (10, 8, 8, 1)
+        >>> run.finite, sorted(run.history)
+        (True, ['d_fake', 'd_loss', 'd_real', 'g_loss'])
     """
     _check_kind(kind)
     num_epochs = check_positive_int("num_epochs", num_epochs)
@@ -459,9 +476,11 @@ def train_gans(
         seed by seed.
 
     Example:
-        >>> runs = train_gans(recipes, x_train, y_train, seeds=(1, 2, 3),
-        ...                   epoch_fraction=0.25)
-        >>> all(run.finite for run in runs)
+        >>> x_train = np.random.default_rng(0).random((128, 8, 8, 1), dtype="float32")
+        >>> recipes = {"dense": dict(num_epochs=4, latent_dim=4, dense_units=(16,))}
+        >>> runs = train_gans(recipes, x_train, seeds=(1, 2), epoch_fraction=0.25)
+        >>> [(run.kind, run.seed, run.num_epochs, run.finite) for run in runs]
+        [('dense', 1, 1, True), ('dense', 2, 1, True)]
     """
     if not isinstance(recipes, dict) or not recipes:
         raise ValueError(

@@ -212,8 +212,15 @@ def train_model(
         A `TrainedModel`.
 
     Example:
-        >>> trained = train_model("dcgan", x_train, num_epochs=40)
-        >>> images = trained.generate(100, seed=0)
+        >>> from keras_ae.data import load_dataset
+        >>> (x_train, _), _, _, _ = load_dataset("digits")  # 8x8 digits
+        >>> trained = train_model("undercomplete", x_train, num_epochs=1)
+        >>> trained.family, trained.code_size, trained.generate is None
+        ('autoencoder', 8, True)
+        >>> trained.encoder.predict(x_train[:5], verbose=0).shape
+        (5, 8)
+        >>> train_model("vae", x_train, num_epochs=1).generate(4, seed=0).shape
+        (4, 8, 8, 1)
     """
     _check_kind(kind)
     for name, value in (

@@ -64,9 +64,13 @@ def fit_vae(
         and `kl_loss` (nats per image, averaged over the epoch's batches).
 
     Example:
-        >>> vae = VAE(build_vae_encoder((28, 28, 1), latent_dim=2),
-        ...           build_vae_decoder((28, 28, 1), latent_dim=2), seed=0)
-        >>> history = fit_vae(vae, x_train, num_epochs=100)
+        >>> from keras_ae.data import load_dataset
+        >>> (x_train, _), (x_val, _), _, _ = load_dataset("digits")  # 8x8 digits
+        >>> vae = VAE(build_vae_encoder((8, 8, 1), 2, hidden_units=(32,)),
+        ...           build_vae_decoder((8, 8, 1), 2, hidden_units=(32,)), seed=0)
+        >>> history = fit_vae(vae, x_train, num_epochs=1, validation_data=x_val)
+        >>> sorted(name for name in history.history if name.startswith("val_"))
+        ['val_kl_loss', 'val_kl_weight', 'val_loss', 'val_reconstruction_loss']
     """
     x_train = np.asarray(x_train, dtype="float32")
     num_epochs = check_int("num_epochs", num_epochs, 1)
@@ -150,8 +154,16 @@ def vae_sweep(
         `"samples"` and the entries of `sample_scores`.
 
     Example:
-        >>> rows = vae_sweep(x_train, x_val, [(8, 1.0), (16, 1.0), (8, 4.0)])
-        >>> best = max(rows, key=lambda row: row["elbo"])
+        >>> from keras_ae.data import load_dataset
+        >>> (x_train, _), (x_val, _), _, _ = load_dataset("digits")
+        >>> rows = vae_sweep(x_train, x_val, [(2, 1.0), (4, 1.0)],
+        ...                  hidden_units=(16,), num_epochs=1)
+        >>> [(row["latent_dim"], row["beta"]) for row in rows]
+        [(2, 1.0), (4, 1.0)]
+        >>> all(abs(row["elbo"] + row["reconstruction"] + row["kl"]) < 1e-3
+        ...     for row in rows)  # the ELBO is -(reconstruction + KL)
+        True
+        >>> best = max(rows, key=lambda row: row["elbo"])  # chosen on validation
     """
     x_train = np.asarray(x_train, dtype="float32")
     x_val = np.asarray(x_val, dtype="float32")
@@ -245,8 +257,12 @@ def beta_sweep(
         The rows of `vae_sweep`, one per beta.
 
     Example:
-        >>> rows = beta_sweep(x_train, x_val, betas=(0.5, 1, 4), classifier=clf)
-        >>> [(row["beta"], row["kl"]) for row in rows]
+        >>> from keras_ae.data import load_dataset
+        >>> (x_train, _), (x_val, _), _, _ = load_dataset("digits")
+        >>> rows = beta_sweep(x_train, x_val, betas=(0.5, 4), latent_dim=2,
+        ...                   hidden_units=(16,), num_epochs=1)
+        >>> [(row["latent_dim"], row["beta"], row["kl"] >= 0) for row in rows]
+        [(2, 0.5, True), (2, 4.0, True)]
     """
     for beta in betas:
         if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or beta < 0:
