@@ -20,10 +20,25 @@ This module imports only the standard library at first: TensorFlow is
 imported when a model is trained or loaded, so the command line rejects bad
 arguments at once.
 
-Example:
-    >>> record = train("vae", num_epochs=100, output="build/models/vae.keras")
-    >>> report = evaluate("build/models/vae.keras")
-    >>> print(format_report(report))
+Example (one epoch on the 8x8 digits, to a temporary folder):
+    >>> import tempfile
+    >>> from keras_ae.course.cli_evaluate import evaluate, format_report
+    >>> path = f"{tempfile.mkdtemp()}/undercomplete.keras"
+    >>> record = train("undercomplete", dataset="digits", num_epochs=1,
+    ...                code_size=4, output=path, quiet=True)
+    >>> print(format_report(evaluate(path)))
+    /.../undercomplete.keras: undercomplete (autoencoder), measured on 450 digits
+    test images 8x8x1 (data set: training metadata)
+    trained 1 epochs in ... s, seed 0, keras_ae ...
+    <BLANKLINE>
+    | metric | value | unit |
+    | ... |
+    | reconstruction MSE | ... | per pixel |
+    | reconstruction PSNR | ... | dB |
+    | reconstruction SSIM | ... | |
+    | PCA MSE, same code size | ... | per pixel |
+    | PCA PSNR, same code size | ... | dB |
+    | PCA components | 4 | |
 """
 
 import json
@@ -152,10 +167,12 @@ class EpochProgress:
             default: whether `stream` is a terminal.
 
     Example:
-        >>> progress = EpochProgress(100)
-        >>> callback = keras.callbacks.LambdaCallback(
-        ...     on_epoch_end=lambda epoch, logs: progress.update(epoch + 1, logs),
-        ...     on_train_end=lambda logs: progress.close())
+        >>> progress = EpochProgress(3, dynamic=False)  # one line per epoch
+        >>> for epoch in (1, 2, 3):  # from a callback's on_epoch_end
+        ...     progress.update(epoch, {"loss": 0.3 / epoch, "val_loss": 0.4 / epoch})
+        epoch 1/3 [=======             ] ...s, ETA ? - loss 0.3 - val_loss 0.4
+        epoch 2/3 [=============       ] ...s, ETA ...s - loss 0.15 - val_loss 0.2
+        epoch 3/3 [====================] ...s, ETA 0s - loss 0.1 - val_loss 0.1333
     """
 
     def __init__(self, num_epochs, stream=None, dynamic=None):
@@ -292,8 +309,12 @@ def train(
         `figure_path` and `metadata_path`.
 
     Example:
-        >>> train("dcgan", num_epochs=50, output="runs/dcgan.keras")["train_seconds"]
-        21.3
+        >>> train("beta-vea")  # checked before TensorFlow is imported
+        Traceback (most recent call last):
+        ...
+        keras_ae.course.cli.CommandError: unknown model 'beta_vea'; choose from (...)
+        >>> companion_paths("runs/dcgan.keras")  # the figure and metadata files
+        (PosixPath('runs/dcgan.png'), PosixPath('runs/dcgan.json'))
     """
     kind = normalize_kind(kind)
     if kind not in FAMILIES:

@@ -204,8 +204,17 @@ def evaluate(path, *, dataset=None, seed=0):
         reason).
 
     Example:
-        >>> evaluate("build/models/undercomplete.keras")["metrics"]["mse"]
-        0.0089
+        >>> import tempfile
+        >>> from keras_ae.models.autoencoders import build_dense_autoencoder
+        >>> path = f"{tempfile.mkdtemp()}/untrained.keras"  # no .json next to it
+        >>> build_dense_autoencoder((8, 8, 1), 4, hidden_units=(16,)).save(path)
+        >>> report = evaluate(path)
+        >>> report["kind"], report["dataset"], report["num_test_images"]
+        ('undercomplete', 'digits', 450)
+        >>> report["dataset_source"]
+        'guessed from the image shape; --dataset chooses'
+        >>> sorted(report["metrics"])
+        ['mse', 'pca_components', 'pca_mse', 'pca_psnr', 'psnr', 'ssim']
     """
     path = check_model_file(path)
     metadata = _read_metadata(companion_paths(path)[1])

@@ -82,7 +82,16 @@ def record_result(name, value, *, unit=None, note=None):
         `value`, unchanged.
 
     Example:
-        >>> mse = record_result("test MSE", float(np.mean((x_test - x_hat) ** 2)))
+        >>> record_result("test MSE", 0.0123, unit="per pixel")  # outside: no file
+        0.0123
+        >>> from unittest import mock
+        >>> folder = tempfile.mkdtemp()
+        >>> runner_env = {RESULTS_DIR_ENV: folder, NOTEBOOK_ENV: "01_intro"}
+        >>> with mock.patch.dict(os.environ, runner_env):  # as the runner sets it
+        ...     record_result("test MSE", 0.0123, unit="per pixel")
+        0.0123
+        >>> json.loads(Path(folder, "01_intro.json").read_text())
+        [{'name': 'test MSE', 'value': 0.0123, 'unit': 'per pixel', 'note': None}]
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"Expected name to be a non-empty string. Received: {name!r}")
