@@ -6,7 +6,7 @@ After a full course run (`python3 tasks.py course`, which writes build/course/):
     python3 scripts/publish_results.py --check    # exit 1 if README is stale
 
 It writes `docs/results/comparison.md` and `.json` (notebook 08's whole
-comparison table),
+comparison table, with the diffusion row that notebook 11 adds to it),
 `docs/results/samples.png` (notebook 08's samples of every generative model)
 and `docs/results/course_run.md` (each notebook's wall time and key numbers),
 records each notebook's wall time in `docs/results/notebook_seconds.json` (the
@@ -42,6 +42,7 @@ COLUMNS = (
     ("anomaly AUROC", "auroc", "{:.3f}"),
     ("Frechet distance", "frechet_distance", "{:.2f}"),
     ("classes covered", "num_covered", "{:.3g} of 10"),
+    ("ms per sample", "sample_ms", "{:.2f}"),
 )
 
 

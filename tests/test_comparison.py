@@ -82,6 +82,7 @@ def test_measure_with_a_validation_split(data):
     assert row["all_within"] == bool(np.all((counts / 40 >= 0.25) & (counts / 40 <= 1)))
     assert row["smallest_class"] == pytest.approx(counts.min() / 40)
     assert row["largest_class"] == pytest.approx(counts.max() / 40)
+    assert row["sample_ms"] > 0
     # The probe's C was chosen on the validation split; no baselines asked for.
     codes = [protocols._apply(trained.encoder, x, 64) for x in (x_train, x_val, x_test)]
     expected = protocols.tuned_probe_accuracy(
@@ -215,3 +216,30 @@ def test_gans_use_the_tuned_recipes_of_notebook_07(data, kind):
         assert slopes and all(s == pytest.approx(slope) for s in slopes)
     # The generator is the one of gan_recipes.build_gan with latent_dim 32.
     assert model.generator.input_shape == (None, 32)
+
+
+def test_add_to_comparison_appends_replaces_and_checks_the_profile(tmp_path):
+    import json
+
+    rows = [
+        {"model": "vae", "family": "vae", "frechet_distance": 250.0, "profile": "full"},
+        {"model": "gan", "family": "gan", "frechet_distance": 140.0, "profile": "full"},
+    ]  # fmt: skip
+    assert (
+        comparison.add_to_comparison({"model": "x", "profile": "full"}, tmp_path)
+        is None
+    )
+    comparison.write_comparison(rows, tmp_path)
+    new = {"model": "diffusion", "family": "diffusion", "frechet_distance": 160.5,
+           "sample_ms": 59.0, "profile": "full"}  # fmt: skip
+    markdown = comparison.add_to_comparison(new, tmp_path)
+    again = comparison.add_to_comparison({**new, "frechet_distance": 150.25}, tmp_path)
+    saved = json.loads((tmp_path / "comparison.json").read_text())
+    assert [r["model"] for r in saved] == ["vae", "gan", "diffusion"]
+    assert saved[-1]["frechet_distance"] == 150.25  # replaced, not added twice
+    assert "| diffusion" in markdown and "160.5" in markdown and "150.2" in again
+    assert (tmp_path / "comparison.md").read_text() == again + "\n"
+    with pytest.raises(ValueError, match="profile"):
+        comparison.add_to_comparison({**new, "profile": "fast"}, tmp_path)
+    with pytest.raises(ValueError, match="'model'"):
+        comparison.add_to_comparison({"profile": "full"}, tmp_path)

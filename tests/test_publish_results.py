@@ -16,7 +16,13 @@ spec.loader.exec_module(publish_results)
 
 ROWS = [
     {"model": "pca", "mse": 0.024613, "probe_codes": 0.9, "auroc": 0.99046},
-    {"model": "vae", "mse": 0.0362, "frechet_distance": 24.304, "num_covered": 10.0},
+    {
+        "model": "vae",
+        "mse": 0.0362,
+        "frechet_distance": 24.304,
+        "num_covered": 10.0,
+        "sample_ms": 0.0512,
+    },
     {"model": "dense_gan", "mse": None, "frechet_distance": 5.6949},
 ]
 
@@ -60,9 +66,9 @@ def _fake_run(tmp_path, profile="full", failed=0):
 def test_compact_table_formats_and_leaves_gaps():
     lines = publish_results.compact_table(ROWS).splitlines()
     assert lines[0].startswith("| model | test MSE | linear probe")
-    assert lines[2] == "| pca | 0.0246 | 0.900 | 0.990 |  |  |"
-    assert lines[3] == "| vae | 0.0362 |  |  | 24.30 | 10 of 10 |"
-    assert lines[4] == "| dense_gan |  |  |  | 5.69 |  |"
+    assert lines[2] == "| pca | 0.0246 | 0.900 | 0.990 |  |  |  |"
+    assert lines[3] == "| vae | 0.0362 |  |  | 24.30 | 10 of 10 | 0.05 |"
+    assert lines[4] == "| dense_gan |  |  |  | 5.69 |  |  |"
 
 
 def test_publish_replaces_only_the_marked_block_and_is_idempotent(tmp_path):

@@ -20,16 +20,34 @@ Example (one epoch on the 8x8 digits; no classifier, so no sample scores):
     True
 """
 
+import json
+import pathlib
+import time
+
 import numpy as np
 
 from keras_ae.evaluate import protocols
+from keras_ae.tables import write_table
 from keras_ae.train.registry import FAMILIES, TrainedModel, _check_kind, train_model
 
 __all__ = [
+    "COLUMNS",
+    "FORMATS",
     "measure",
     "anomaly_auroc",
     "summarize_seeds",
+    "write_comparison",
+    "add_to_comparison",
 ]
+
+# The comparison table's columns (notebook 08) and their number formats.
+COLUMNS = ["model", "family", "params", "train_s", "epochs", "sample_ms", "mse", "psnr",
+           "ssim", "probe_codes", "auroc", "frechet_distance", "num_covered",
+           "all_within", "mse_std", "fd_std"]  # fmt: skip
+FORMATS = {"params": ",.0f", "train_s": ".1f", "epochs": ".0f", "sample_ms": ".2f",
+           "mse": ".4f", "psnr": ".1f", "ssim": ".3f", "probe_codes": ".3f",
+           "auroc": ".3f", "frechet_distance": ".1f", "num_covered": ".1f",
+           "all_within": ".2f", "mse_std": ".4f", "fd_std": ".1f"}  # fmt: skip
 
 
 def measure(
@@ -59,6 +77,8 @@ def measure(
       20% of them), `smallest_class` and `largest_class` (the fractions of the
       rarest and the commonest class) and `effective_classes` from all of them;
       `frechet_distance` of the first `len(x_val)` of them against `x_test`,
+      `sample_ms`, the time to generate one of them in milliseconds (after a
+      first call that builds the sampling function),
       next to its floor `real_floor`, `x_val` against `x_test`
       (`keras_ae.evaluate.protocols.sample_quality`). The validation images are ones
       that neither the classifier nor the model saw. Without `x_val`, the
@@ -131,10 +151,15 @@ def measure(
         "all_within",
         "effective_classes",
     )
-    row.update(dict.fromkeys((*sample_keys, "smallest_class", "largest_class")))
+    extra_keys = ("smallest_class", "largest_class", "sample_ms")
+    row.update(dict.fromkeys((*sample_keys, *extra_keys)))
     if trained.generate is not None and classifier is not None:
         num_generated = len(x_test) if num_generated is None else int(num_generated)
-        generated = np.clip(trained.generate(num_generated, seed), 0.0, 1.0)
+        trained.generate(min(num_generated, 64), seed)  # builds the function once
+        start = time.perf_counter()
+        generated = trained.generate(num_generated, seed)
+        row["sample_ms"] = 1000 * (time.perf_counter() - start) / num_generated
+        generated = np.clip(generated, 0.0, 1.0)
         heldout = x_train[:num_generated] if x_val is None else x_val
         quality = protocols.sample_quality(classifier, generated, x_test, heldout)
         row.update({key: quality[key] for key in sample_keys})
@@ -233,3 +258,58 @@ def summarize_seeds(rows):
         summary[name] = float(np.std(found)) if len(found) > 1 else None
     summary["seeds"] = len(rows)
     return summary
+
+
+def write_comparison(rows, results_dir):
+    """Writes the comparison table to `results_dir`/comparison.json and .md.
+
+    Args:
+        rows: The table's rows (dicts); the Markdown file shows `COLUMNS`, the
+            JSON file every key.
+        results_dir: Folder of the two files (created if needed).
+
+    Returns:
+        The Markdown table.
+    """
+    folder = pathlib.Path(results_dir)
+    return write_table(
+        rows, folder / "comparison.json", folder / "comparison.md", COLUMNS, FORMATS
+    )
+
+
+def add_to_comparison(row, results_dir):
+    """Adds one row to the table that `write_comparison` wrote, or replaces it.
+
+    A notebook that trains a model outside notebook 08 (the diffusion model of
+    notebook 11) puts its row, measured with the same protocol, into the same
+    table. A row with the same `model` is replaced, so running the notebook
+    again does not add a second one.
+
+    Args:
+        row: The new row; it needs a `model` key, and a `profile` key that
+            must equal the `profile` of the table's rows.
+        results_dir: Folder of comparison.json and comparison.md.
+
+    Returns:
+        The new Markdown table, or None when `results_dir` holds no
+        comparison.json (notebook 08 has not run there).
+
+    Raises:
+        ValueError: If `row` has no `model`, or if its `profile` differs from
+            the table's (numbers of a fast run next to a full run's).
+    """
+    if "model" not in row:
+        raise ValueError(f"Expected a row with a 'model' key. Received: {row!r}")
+    path = pathlib.Path(results_dir) / "comparison.json"
+    if not path.exists():
+        return None
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    profiles = {r.get("profile") for r in rows}
+    if profiles != {row.get("profile")}:
+        raise ValueError(
+            f"Expected a row of the table's profile {sorted(map(str, profiles))}. "
+            f"Received: profile={row.get('profile')!r}; run notebook 08 in the "
+            "same profile first"
+        )
+    rows = [r for r in rows if r["model"] != row["model"]] + [dict(row)]
+    return write_comparison(rows, results_dir)
