@@ -161,6 +161,44 @@ def test_batch_history_recovers_each_batch_from_running_means():
     assert list(chunked.history) == ["loss"]
 
 
+def test_batch_history_weighs_the_short_last_batch_by_its_size():
+    values, sizes = [3.0, 1.0, 4.0, 1.5], [32, 32, 32, 4]  # 100 images, batches of 32
+    unweighted = BatchHistory()
+    weighted = BatchHistory(batch_size=32, num_examples=100)
+    for recorder in (unweighted, weighted):
+        recorder.on_epoch_begin(0)
+        for batch in range(4):
+            running = np.average(values[: batch + 1], weights=sizes[: batch + 1])
+            recorder.on_train_batch_end(batch, {"loss": running})
+    np.testing.assert_allclose(weighted.history["loss"], values, rtol=1e-12)
+    assert abs(unweighted.history["loss"][-1] - values[-1]) > 0.5  # the old error
+    with pytest.raises(ValueError, match="both batch_size and num_examples"):
+        BatchHistory(batch_size=32)
+    too_few = BatchHistory(batch_size=32, num_examples=40)
+    too_few.on_epoch_begin(0)
+    too_few.on_train_batch_end(0, {"loss": 1.0})
+    too_few.on_train_batch_end(1, {"loss": 1.0})
+    with pytest.raises(ValueError, match="at most num_examples=40"):
+        too_few.on_train_batch_end(2, {"loss": 1.0})
+
+
+def test_batch_history_of_a_fit_with_a_short_last_batch():
+    rng = np.random.default_rng(0)
+    x = rng.random((100, 4), dtype="float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)])
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")  # no updates
+    recorder = BatchHistory(["loss"], batch_size=32, num_examples=100)
+    model.fit(x, x, batch_size=32, epochs=1, shuffle=False, callbacks=[recorder],
+              verbose=0)  # fmt: skip
+    # With a step size of 0 every batch's loss is the fixed model's MSE on it.
+    out = model.predict(x, verbose=0)
+    expected = [
+        np.mean((out[i : i + 32] - x[i : i + 32]) ** 2) for i in (0, 32, 64, 96)
+    ]
+    np.testing.assert_allclose(recorder.history["loss"], expected, rtol=1e-4)
+
+
 def test_batch_history_of_a_real_fit_averages_to_the_epoch_means(digits):
     x_train, _ = digits
     recorder = BatchHistory(["d_loss", "g_loss", "d_real"])

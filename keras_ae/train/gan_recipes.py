@@ -250,14 +250,21 @@ class BatchHistory(keras.callbacks.Callback):
     """Records the metric values of every training batch, not the running means.
 
     Keras logs, after step `k` of an epoch, the running mean `m_k` of the
-    values of steps 1 to `k` (the models' `keras.metrics.Mean` trackers start
-    again every epoch). This callback recovers the value of each step as
-    `(k * m_k - j * m_j) / (k - j)`, with `j` the previous logged step: the
-    value of step `k` itself when every step is logged (the default
+    values of steps 1 to `k`, each weighted by its batch's size (the models'
+    trackers start again every epoch). This callback recovers the value of
+    each step as `(W_k m_k - W_j m_j) / (W_k - W_j)`, with `j` the previous
+    logged step and `W_k` the number of images in steps 1 to `k`: the value of
+    step `k` itself when every step is logged (the default
     `steps_per_execution=1`), else the mean of the steps since the last log.
+    Given `batch_size` and `num_examples`, `W_k` counts the smaller last batch
+    of an epoch as it is; without them every step counts as one full batch,
+    which is exact except for the last step of an epoch whose last batch is
+    smaller.
 
     Args:
         metrics: Names of the metrics to record (default: all logged ones).
+        batch_size: Images per batch of `fit`, or None.
+        num_examples: Images per epoch, or None; both or neither.
 
     Attributes:
         history: Dict from metric name to the list of per-batch values, epoch
@@ -278,11 +285,20 @@ class BatchHistory(keras.callbacks.Callback):
         (6, [0, 0, 0, 1, 1, 1], [1, 2, 3, 1, 2, 3])
     """
 
-    def __init__(self, metrics=None):
+    def __init__(self, metrics=None, batch_size=None, num_examples=None):
         super().__init__()
         if isinstance(metrics, str):
             metrics = [metrics]
         self.metrics = None if metrics is None else list(metrics)
+        if (batch_size is None) != (num_examples is None):
+            raise ValueError(
+                "Expected both batch_size and num_examples, or neither. Received: "
+                f"batch_size={batch_size!r}, num_examples={num_examples!r}"
+            )
+        if batch_size is not None:
+            batch_size = check_positive_int("batch_size", batch_size)
+            num_examples = check_positive_int("num_examples", num_examples)
+        self.batch_size, self.num_examples = batch_size, num_examples
         self.history = {}
         self.epochs = []
         self.steps = []
@@ -306,12 +322,24 @@ class BatchHistory(keras.callbacks.Callback):
                 continue
             mean = float(logs[name])
             previous = self._previous_means.get(name, 0.0)
-            value = (step * mean - self._previous_step * previous) / steps
+            seen, seen_before = self._images(step), self._images(self._previous_step)
+            if seen <= seen_before:
+                raise ValueError(
+                    f"Expected at most num_examples={self.num_examples} images per "
+                    f"epoch. Received: step {step} of batches of {self.batch_size}"
+                )
+            value = (seen * mean - seen_before * previous) / (seen - seen_before)
             self.history.setdefault(name, []).append(value)
             self._previous_means[name] = mean
         self.epochs.append(self._epoch)
         self.steps.append(step)
         self._previous_step = step
+
+    def _images(self, steps):
+        """Images in the first `steps` steps of an epoch (steps, if unknown)."""
+        if self.batch_size is None:
+            return steps
+        return min(steps * self.batch_size, self.num_examples)
 
 
 @dataclasses.dataclass
