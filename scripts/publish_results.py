@@ -42,7 +42,7 @@ COLUMNS = (
     ("anomaly AUROC", "auroc", "{:.3f}"),
     ("Frechet distance", "frechet_distance", "{:.2f}"),
     ("classes covered", "num_covered", "{:.3g} of 10"),
-    ("ms per sample", "sample_ms", "{:.2f}"),
+    ("ms per sample", "sample_ms", "{:.3f}"),
 )
 
 

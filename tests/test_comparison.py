@@ -221,17 +221,15 @@ def test_gans_use_the_tuned_recipes_of_notebook_07(data, kind):
 def test_add_to_comparison_appends_replaces_and_checks_the_profile(tmp_path):
     import json
 
+    same = {"profile": "full", "dataset": "mnist_5k"}
     rows = [
-        {"model": "vae", "family": "vae", "frechet_distance": 250.0, "profile": "full"},
-        {"model": "gan", "family": "gan", "frechet_distance": 140.0, "profile": "full"},
-    ]  # fmt: skip
-    assert (
-        comparison.add_to_comparison({"model": "x", "profile": "full"}, tmp_path)
-        is None
-    )
+        {"model": "vae", "family": "vae", "frechet_distance": 250.0, **same},
+        {"model": "gan", "family": "gan", "frechet_distance": 140.0, **same},
+    ]
+    assert comparison.add_to_comparison({"model": "x", **same}, tmp_path) is None
     comparison.write_comparison(rows, tmp_path)
     new = {"model": "diffusion", "family": "diffusion", "frechet_distance": 160.5,
-           "sample_ms": 59.0, "profile": "full"}  # fmt: skip
+           "sample_ms": 59.0, **same}  # fmt: skip
     markdown = comparison.add_to_comparison(new, tmp_path)
     again = comparison.add_to_comparison({**new, "frechet_distance": 150.25}, tmp_path)
     saved = json.loads((tmp_path / "comparison.json").read_text())
@@ -241,5 +239,7 @@ def test_add_to_comparison_appends_replaces_and_checks_the_profile(tmp_path):
     assert (tmp_path / "comparison.md").read_text() == again + "\n"
     with pytest.raises(ValueError, match="profile"):
         comparison.add_to_comparison({**new, "profile": "fast"}, tmp_path)
+    with pytest.raises(ValueError, match="dataset"):
+        comparison.add_to_comparison({**new, "dataset": "digits"}, tmp_path)
     with pytest.raises(ValueError, match="'model'"):
-        comparison.add_to_comparison({"profile": "full"}, tmp_path)
+        comparison.add_to_comparison(same, tmp_path)

@@ -52,3 +52,32 @@ def test_classifier_matches_logistic_regression_and_leaves_encoder_alone():
     assert abs(np.mean(predicted == y[450:]) - reference) <= 0.04
     val = result["classifier"].predict(x[300:450], verbose=0).argmax(axis=1)
     assert np.mean(val == y[300:450]) == pytest.approx(result["val_accuracy"])
+
+
+def test_few_labels_are_repeated_and_codes_standardized():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(10, 3)).astype("float32")
+    y = np.arange(10) % 2
+    scale = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    scale.layers[0].kernel.assign(5.0 * rng.normal(size=(3, 2)).astype("float32"))
+    result = train_encoder_classifier(
+        scale, x, y, x, y, num_classes=2, max_epochs=1, batch_size=32,
+        min_epoch_size=64,
+    )  # fmt: skip
+    classifier = result["classifier"]
+    # 10 examples repeated 7 times (70 >= 64) in batches of 32: 3 steps.
+    assert int(classifier.optimizer.iterations) == 3
+    # The standardized training codes have mean 0 and variance 1 (NumPy).
+    codes = x @ scale.layers[0].kernel.numpy() + scale.layers[0].bias.numpy()
+    standardize = classifier.get_layer("standardize")
+    np.testing.assert_allclose(
+        standardize(codes), (codes - codes.mean(0)) / codes.std(0), atol=1e-4
+    )
+    plain = train_encoder_classifier(
+        scale, x, y, x, y, num_classes=2, max_epochs=1, batch_size=32,
+        min_epoch_size=1, standardize_codes=False,
+    )["classifier"]  # fmt: skip
+    assert int(plain.optimizer.iterations) == 1
+    assert "standardize" not in [layer.name for layer in plain.layers]
+    with pytest.raises(ValueError, match="one label per training input"):
+        train_encoder_classifier(scale, x, y[:5], x, y, num_classes=2, max_epochs=1)

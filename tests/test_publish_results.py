@@ -67,7 +67,7 @@ def test_compact_table_formats_and_leaves_gaps():
     lines = publish_results.compact_table(ROWS).splitlines()
     assert lines[0].startswith("| model | test MSE | linear probe")
     assert lines[2] == "| pca | 0.0246 | 0.900 | 0.990 |  |  |  |"
-    assert lines[3] == "| vae | 0.0362 |  |  | 24.30 | 10 of 10 | 0.05 |"
+    assert lines[3] == "| vae | 0.0362 |  |  | 24.30 | 10 of 10 | 0.051 |"
     assert lines[4] == "| dense_gan |  |  |  | 5.69 |  |  |"
 
 

@@ -43,11 +43,14 @@ __all__ = [
 # The comparison table's columns (notebook 08) and their number formats.
 COLUMNS = ["model", "family", "params", "train_s", "epochs", "sample_ms", "mse", "psnr",
            "ssim", "probe_codes", "auroc", "frechet_distance", "num_covered",
-           "all_within", "mse_std", "fd_std"]  # fmt: skip
-FORMATS = {"params": ",.0f", "train_s": ".1f", "epochs": ".0f", "sample_ms": ".2f",
+           "all_within", "seeds", "mse_std", "fd_std"]  # fmt: skip
+FORMATS = {"params": ",.0f", "train_s": ".1f", "epochs": ".0f", "sample_ms": ".3f",
            "mse": ".4f", "psnr": ".1f", "ssim": ".3f", "probe_codes": ".3f",
            "auroc": ".3f", "frechet_distance": ".1f", "num_covered": ".1f",
-           "all_within": ".2f", "mse_std": ".4f", "fd_std": ".1f"}  # fmt: skip
+           "all_within": ".2f", "seeds": ".0f", "mse_std": ".4f",
+           "fd_std": ".1f"}  # fmt: skip
+# Keys a row must share with the table before it joins it.
+MATCHING_KEYS = ("profile", "dataset")
 
 
 def measure(
@@ -77,8 +80,8 @@ def measure(
       20% of them), `smallest_class` and `largest_class` (the fractions of the
       rarest and the commonest class) and `effective_classes` from all of them;
       `frechet_distance` of the first `len(x_val)` of them against `x_test`,
-      `sample_ms`, the time to generate one of them in milliseconds (after a
-      first call that builds the sampling function),
+      `sample_ms`, the time to generate one of them in milliseconds (the
+      second of two identical calls, so that tracing is not counted),
       next to its floor `real_floor`, `x_val` against `x_test`
       (`keras_ae.evaluate.protocols.sample_quality`). The validation images are ones
       that neither the classifier nor the model saw. Without `x_val`, the
@@ -155,7 +158,7 @@ def measure(
     row.update(dict.fromkeys((*sample_keys, *extra_keys)))
     if trained.generate is not None and classifier is not None:
         num_generated = len(x_test) if num_generated is None else int(num_generated)
-        trained.generate(min(num_generated, 64), seed)  # builds the function once
+        trained.generate(num_generated, seed)  # the same call, traced once
         start = time.perf_counter()
         generated = trained.generate(num_generated, seed)
         row["sample_ms"] = 1000 * (time.perf_counter() - start) / num_generated
@@ -286,8 +289,8 @@ def add_to_comparison(row, results_dir):
     again does not add a second one.
 
     Args:
-        row: The new row; it needs a `model` key, and a `profile` key that
-            must equal the `profile` of the table's rows.
+        row: The new row; it needs a `model` key, and the `MATCHING_KEYS`
+            (`profile`, `dataset`) with the values of the table's rows.
         results_dir: Folder of comparison.json and comparison.md.
 
     Returns:
@@ -295,8 +298,18 @@ def add_to_comparison(row, results_dir):
         comparison.json (notebook 08 has not run there).
 
     Raises:
-        ValueError: If `row` has no `model`, or if its `profile` differs from
-            the table's (numbers of a fast run next to a full run's).
+        ValueError: If `row` has no `model`, or if its profile or data set
+            differs from the table's (numbers of a fast run next to a full
+            run's), or the table has none (written before they were kept).
+
+    Example:
+        >>> import tempfile
+        >>> row = {"model": "vae", "profile": "full", "dataset": "mnist_5k"}
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     _ = write_comparison([row], folder)
+        ...     table = add_to_comparison({**row, "model": "diffusion"}, folder)
+        ...     [r["model"] for r in json.load(open(f"{folder}/comparison.json"))]
+        ['vae', 'diffusion']
     """
     if "model" not in row:
         raise ValueError(f"Expected a row with a 'model' key. Received: {row!r}")
@@ -304,12 +317,13 @@ def add_to_comparison(row, results_dir):
     if not path.exists():
         return None
     rows = json.loads(path.read_text(encoding="utf-8"))
-    profiles = {r.get("profile") for r in rows}
-    if profiles != {row.get("profile")}:
-        raise ValueError(
-            f"Expected a row of the table's profile {sorted(map(str, profiles))}. "
-            f"Received: profile={row.get('profile')!r}; run notebook 08 in the "
-            "same profile first"
-        )
+    for key in MATCHING_KEYS:
+        found = {r.get(key) for r in rows}
+        if found != {row.get(key)}:
+            raise ValueError(
+                f"Expected a row of the table's {key} {sorted(map(str, found))}. "
+                f"Received: {key}={row.get(key)!r}; run notebook 08 with the same "
+                f"{key} first"
+            )
     rows = [r for r in rows if r["model"] != row["model"]] + [dict(row)]
     return write_comparison(rows, results_dir)

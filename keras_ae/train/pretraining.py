@@ -71,6 +71,8 @@ def train_encoder_classifier(
     patience=10,
     batch_size=64,
     learning_rate=1e-3,
+    min_epoch_size=1024,
+    standardize_codes=True,
     seed=0,
 ):
     """Puts a softmax layer on a copy of `encoder` and trains it all on labels.
@@ -79,6 +81,17 @@ def train_encoder_classifier(
     `patience` epochs without a higher validation accuracy and the weights of
     the best epoch are kept. `encoder` itself is not changed: the classifier
     starts from a copy of its weights (pretrained or fresh).
+
+    Two choices keep a pretrained and a fresh encoder on equal terms when the
+    labels are few. An epoch shows the labelled examples repeated up to at
+    least `min_epoch_size` (35 labelled digits in batches of 64 would otherwise
+    give one step per epoch, and `max_epochs` would cap the training at a few
+    dozen steps). And a `Normalization` layer, adapted to the codes of
+    `x_train`, scales each code unit to mean 0 and variance 1 before the
+    softmax layer: an autoencoder's codes have no fixed scale (a pretrained
+    code unit can vary by several units where a fresh one varies by a
+    fraction of one), and the softmax layer's fresh weights suit codes of
+    unit scale.
 
     Args:
         encoder: A Keras model mapping inputs to codes `(batch, code_size)`.
@@ -91,6 +104,12 @@ def train_encoder_classifier(
         patience: Epochs without a better validation accuracy before stopping.
         batch_size: Inputs per training step.
         learning_rate: Step size of Adam.
+        min_epoch_size: Fewest examples per epoch; fewer labelled examples are
+            repeated (whole copies) up to at least this many. 1 repeats none.
+        standardize_codes: Whether to standardize the codes before the
+            softmax layer (a `Normalization` layer named `"standardize"`,
+            fixed to the mean and variance of the codes of `x_train`, each
+            variance at least 1e-6).
         seed: Seed of the softmax layer's initial weights and the shuffling.
 
     Returns:
@@ -110,12 +129,30 @@ def train_encoder_classifier(
     x_train = check_batch("x_train", x_train)
     x_val = check_batch("x_val", x_val)
     max_epochs = check_positive_int("max_epochs", max_epochs)
+    min_epoch_size = check_positive_int("min_epoch_size", min_epoch_size)
+    y_train = np.asarray(y_train)
+    if len(y_train) != len(x_train):
+        raise ValueError(
+            "Expected one label per training input. Received: "
+            f"{len(x_train)} inputs and {len(y_train)} labels"
+        )
     keras.utils.set_random_seed(seed)
     copy = keras.models.clone_model(encoder)
     copy.set_weights(encoder.get_weights())
     inputs = keras.Input(shape=encoder.input_shape[1:])
+    codes = copy(inputs)
+    if standardize_codes:
+        train_codes = encoder.predict(x_train, batch_size=256, verbose=0)
+        # A floor on the variance: a unit constant on the few labelled inputs
+        # would otherwise be divided by ~0 and blow up on other inputs.
+        standardize = keras.layers.Normalization(
+            mean=train_codes.mean(axis=0),
+            variance=np.maximum(train_codes.var(axis=0), 1e-6),
+            name="standardize",
+        )
+        codes = standardize(codes)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="classes")(
-        copy(inputs)
+        codes
     )
     classifier = keras.Model(inputs, outputs, name="classifier")
     classifier.compile(
@@ -129,9 +166,10 @@ def train_encoder_classifier(
         patience=patience,
         restore_best_weights=True,
     )
+    copies = -(-min_epoch_size // len(x_train))  # ceiling division
     history = classifier.fit(
-        x_train,
-        np.asarray(y_train),
+        np.concatenate([x_train] * copies),
+        np.concatenate([y_train] * copies),
         validation_data=(x_val, np.asarray(y_val)),
         epochs=max_epochs,
         batch_size=batch_size,
