@@ -34,17 +34,18 @@ def check_positive_int(name, value):
     return int(value)
 
 
-def check_units(name, units, example):
+def check_units(name, units, example, allow_empty=False):
     """Checks a non-empty sequence of positive integers; returns it as a tuple.
 
-    `example` (such as `"(256, 128)"`) is quoted in the error message.
+    `example` (such as `"(256, 128)"`) is quoted in the error message. With
+    `allow_empty`, `()` is accepted too (no hidden layer).
     """
     if isinstance(units, (str, bytes)) or not hasattr(units, "__len__"):
         raise ValueError(
             f"Expected {name} to be a tuple of positive integers, e.g. {example}. "
             f"Received: {name}={units!r}"
         )
-    if len(units) == 0 or not all(
+    if (len(units) == 0 and not allow_empty) or not all(
         isinstance(u, (int, np.integer)) and not isinstance(u, bool) and u > 0
         for u in units
     ):

@@ -401,8 +401,8 @@ BAD_ARGUMENTS = [
         r"Expected code_size to be a positive integer\. Received: code_size=2\.5",
     ),
     (
-        bad_call(ae.build_dense_encoder, hidden_units=()),
-        r"Expected hidden_units to be a non-empty tuple .*Received: hidden_units=\(\)",
+        bad_call(ae.build_dense_encoder, hidden_units=(0,)),
+        r"Expected hidden_units to be a non-empty tuple .*hidden_units=\(0,\)",
     ),
     (
         bad_call(ae.build_dense_decoder, hidden_units=(64, -1)),
@@ -522,3 +522,16 @@ def test_dense_pixels_is_a_dense_map_reshaped_and_float32_in_bfloat16():
     finally:
         keras.config.set_dtype_policy("float32")
     assert hidden.dtype == "bfloat16" and outputs.dtype == "float32"
+
+
+def test_dense_autoencoder_without_hidden_layers_is_one_affine_map_each_way():
+    model = ae.build_dense_autoencoder(
+        input_shape=(6,), code_size=2, hidden_units=(), output_activation=None
+    )
+    assert model.count_params() == (6 * 2 + 2) + (2 * 6 + 6)
+    x = np.random.default_rng(0).normal(size=(5, 6)).astype("float32")
+    encoder = model.get_layer("encoder")
+    kernel, bias = encoder.get_layer("code").get_weights()
+    np.testing.assert_allclose(
+        encoder.predict(x, verbose=0), x @ kernel + bias, rtol=1e-5
+    )

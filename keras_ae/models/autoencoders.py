@@ -166,7 +166,8 @@ def build_dense_encoder(
             `(28, 28, 1)` for an image or `(64,)` for a vector.
         code_size: Number of units of the code (bottleneck) layer.
         hidden_units: Units of the hidden Dense layers, from the input side,
-            usually decreasing, e.g. `(256, 128)`.
+            usually decreasing, e.g. `(256, 128)`; `()` for none (one Dense
+            layer from the input to the code).
         activation: Activation of the hidden layers.
         code_activation: Activation of the code layer; `None` (linear) by default.
         tied_weights: If `True`, the Dense layers are `TiedDense` layers, so that
@@ -187,7 +188,9 @@ def build_dense_encoder(
     """
     input_shape = check_shape("input_shape", input_shape)
     code_size = check_positive_int("code_size", code_size)
-    hidden_units = check_units("hidden_units", hidden_units, "(256, 128)")
+    hidden_units = check_units(
+        "hidden_units", hidden_units, "(256, 128)", allow_empty=True
+    )
     _check_activation("activation", activation)
     _check_activation("code_activation", code_activation)
     layer_class = TiedDense if tied_weights else keras.layers.Dense
@@ -241,7 +244,7 @@ def build_dense_decoder(
         output_shape: Shape of one reconstruction, the encoder's `input_shape`.
         code_size: Size of the codes it decodes.
         hidden_units: Units of the hidden Dense layers, from the code side. The
-            default mirrors the encoder's default `(256, 128)`.
+            default mirrors the encoder's default `(256, 128)`; `()` for none.
         activation: Activation of the hidden layers.
         output_activation: Activation of the output layer: `"sigmoid"` for data
             in [0, 1], `None` or `"linear"` otherwise (see
@@ -261,7 +264,9 @@ def build_dense_decoder(
     """
     output_shape = check_shape("output_shape", output_shape)
     code_size = check_positive_int("code_size", code_size)
-    hidden_units = check_units("hidden_units", hidden_units, "(128, 256)")
+    hidden_units = check_units(
+        "hidden_units", hidden_units, "(128, 256)", allow_empty=True
+    )
     _check_activation("activation", activation)
     _check_activation("output_activation", output_activation)
     codes = keras.Input(shape=(code_size,), name="code")
@@ -387,7 +392,7 @@ def build_dense_autoencoder(
         input_shape: Shape of one input, without the batch axis.
         code_size: Number of units of the code layer.
         hidden_units: Units of the encoder's hidden layers; the decoder uses them
-            in reverse order.
+            in reverse order. `()` for none.
         activation: Activation of the hidden layers.
         output_activation: Activation of the decoder's output. `None` picks it
             from `data_range` with `output_activation_for`: sigmoid for data in
