@@ -199,6 +199,43 @@ def test_interpolate_is_the_straight_line_with_both_ends():
         latent.interpolate(starts, ends, num_steps=1)
 
 
+def test_spherical_interpolate_follows_the_great_circle():
+    # Orthogonal unit codes: the quarter circle (cos, sin) of t * pi / 2.
+    path = latent.spherical_interpolate([1.0, 0.0, 0.0], [0.0, 1.0, 0.0], num_steps=5)
+    t = np.linspace(0, 1, 5)
+    np.testing.assert_allclose(path[:, 0], np.cos(t * np.pi / 2), atol=1e-6)
+    np.testing.assert_allclose(path[:, 1], np.sin(t * np.pi / 2), atol=1e-6)
+    np.testing.assert_allclose(path[:, 2], 0.0, atol=1e-7)
+    # Random pairs: both ends kept, lengths linear in t, equal angles between
+    # consecutive steps, every step in the plane of the two codes.
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 4, 6))
+    paths = latent.spherical_interpolate(a, b, num_steps=7).astype("float64")
+    np.testing.assert_allclose(paths[:, 0], a, rtol=1e-6)
+    np.testing.assert_allclose(paths[:, -1], b, rtol=1e-5, atol=1e-6)
+    t = np.linspace(0, 1, 7)
+    expected = (1 - t) * np.linalg.norm(a, axis=1)[:, None] + t * np.linalg.norm(
+        b, axis=1
+    )[:, None]
+    np.testing.assert_allclose(np.linalg.norm(paths, axis=2), expected, rtol=1e-5)
+    units = paths / np.linalg.norm(paths, axis=2, keepdims=True)
+    steps = np.arccos(np.clip((units[:, 1:] * units[:, :-1]).sum(axis=2), -1, 1))
+    np.testing.assert_allclose(steps, steps[:, :1].repeat(6, axis=1), rtol=1e-3)
+    for n in range(4):
+        coefficients = np.linalg.lstsq(
+            np.stack([a[n], b[n]], 1), paths[n].T, rcond=None
+        )
+        np.testing.assert_allclose(np.stack([a[n], b[n]], 1) @ coefficients[0],
+                                   paths[n].T, atol=1e-5)  # fmt: skip
+    # The same direction: the straight line. A zero code has no direction.
+    np.testing.assert_allclose(
+        latent.spherical_interpolate([1.0, 2.0], [2.0, 4.0], 3),
+        latent.interpolate([1.0, 2.0], [2.0, 4.0], 3),
+    )
+    with pytest.raises(ValueError, match="non-zero length"):
+        latent.spherical_interpolate([0.0, 0.0], [1.0, 0.0], 3)
+
+
 def test_interpolate_images_with_identity_codes_is_a_pixel_cross_fade():
     rng = np.random.default_rng(0)
     x_start = rng.uniform(size=(3, 4, 4, 1)).astype("float32")

@@ -17,6 +17,7 @@ __all__ = [
     "tile_images",
     "plot_latent_grid",
     "interpolate",
+    "spherical_interpolate",
     "interpolate_images",
     "largest_step_share",
     "sample_scores",
@@ -256,6 +257,55 @@ def interpolate(z_start, z_end, num_steps=10):
     t = np.linspace(0.0, 1.0, num_steps)[:, None]
     lines = (1.0 - t) * z_start[..., None, :] + t * z_end[..., None, :]
     return lines.astype("float32")
+
+
+def spherical_interpolate(z_start, z_end, num_steps=10):
+    """Points on the great circle from `z_start` to `z_end`, both included.
+
+    The direction moves along the great circle between the two codes' unit
+    vectors (slerp, Shoemake 1985) and the length moves linearly from one
+    code's length to the other's. A straight line between two codes of a
+    Gaussian prior passes closer to the origin than either end, where few
+    codes lie (draws of N(0, I) have length near `sqrt(latent_dim)`); this
+    path keeps the length between the two ends. Codes pointing the same way
+    (an angle below 1e-6 radians) get the straight line.
+
+    Args:
+        z_start: A code `(latent_dim,)`, or a batch of codes `(N, latent_dim)`,
+            none of them zero.
+        z_end: Codes of the same shape.
+        num_steps: Number of points per path, >= 2.
+
+    Returns:
+        A float32 array `(num_steps, latent_dim)` for one pair of codes,
+        `(N, num_steps, latent_dim)` for a batch; with `t = i / (num_steps -
+        1)`, step `i` is `((1 - t) |a| + t |b|) (sin((1 - t) w) a / |a| +
+        sin(t w) b / |b|) / sin(w)`, `w` the angle between `a` and `b`.
+
+    Example:
+        >>> spherical_interpolate([1.0, 0.0], [0.0, 3.0], num_steps=3).round(3)
+        array([[1.   , 0.   ],
+               [1.414, 1.414],
+               [0.   , 3.   ]], dtype=float32)
+    """
+    lines = interpolate(z_start, z_end, num_steps)  # checks the arguments
+    a = np.asarray(z_start, dtype="float64")[..., None, :]
+    b = np.asarray(z_end, dtype="float64")[..., None, :]
+    norm_a, norm_b = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)
+    if np.any(norm_a == 0) or np.any(norm_b == 0):
+        raise ValueError(
+            "Expected codes of non-zero length: a zero code has no direction"
+        )
+    unit_a, unit_b = a / norm_a[..., None], b / norm_b[..., None]
+    angle = np.arccos(np.clip((unit_a * unit_b).sum(axis=-1), -1.0, 1.0))[..., None]
+    t = np.linspace(0.0, 1.0, lines.shape[-2])[:, None]
+    curved = angle > 1e-6
+    safe = np.where(curved, angle, 1.0)
+    direction = (
+        np.sin((1.0 - t) * safe) * unit_a + np.sin(t * safe) * unit_b
+    ) / np.sin(safe)
+    length = (1.0 - t) * norm_a[..., None] + t * norm_b[..., None]
+    return np.where(curved, direction * length, lines).astype("float32")
 
 
 def interpolate_images(encode, decode, x_start, x_end, num_steps=10):
