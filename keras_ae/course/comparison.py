@@ -80,13 +80,13 @@ def measure(
       20% of them), `smallest_class` and `largest_class` (the fractions of the
       rarest and the commonest class) and `effective_classes` from all of them;
       `frechet_distance` of the first `len(x_val)` of them against `x_test`,
-      `sample_ms`, the time to generate one of them in milliseconds (the
-      second of two identical calls, so that tracing is not counted),
       next to its floor `real_floor`, `x_val` against `x_test`
       (`keras_ae.evaluate.protocols.sample_quality`). The validation images are ones
       that neither the classifier nor the model saw. Without `x_val`, the
       floor uses the first `num_generated` training images instead (an
-      optimistic floor if the classifier trained on them).
+      optimistic floor if the classifier trained on them). `sample_ms` is the
+      time to generate one image in milliseconds, from the second of two
+      identical calls (so that tracing is not counted).
 
     Args:
         trained: A `TrainedModel` from `train_model`.
