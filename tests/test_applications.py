@@ -58,9 +58,10 @@ def test_quantized_roundtrip_of_pca_matches_numpy():
         return pca.inverse_transform(codes).reshape(x_test.shape)
 
     images = baselines.quantized_roundtrip(encode, decode, x_train, x_test, bits=4)
-    # By hand: range of the training codes, 15 steps, round, back, decode, clip.
+    # By hand: range of each code dimension over the training codes, 15 steps,
+    # round, back, decode, clip.
     train_codes, test_codes = pca.transform(flat_train), pca.transform(flat_test)
-    low, high = train_codes.min(), train_codes.max()
+    low, high = train_codes.min(axis=0), train_codes.max(axis=0)
     step = (high - low) / 15
     levels = np.rint((np.clip(test_codes, low, high) - low) / step)
     expected = pca.inverse_transform(low + levels * step).reshape(x_test.shape)
@@ -80,6 +81,40 @@ def test_quantized_roundtrip_of_pca_matches_numpy():
     assert errors[0] > errors[1] > errors[2]
     with pytest.raises(ValueError, match="x_test's shape"):
         baselines.quantized_roundtrip(encode, pca.inverse_transform, x_train, x_test)
+
+
+def test_quantized_roundtrip_gives_each_dimension_its_own_range():
+    rng = np.random.default_rng(0)
+    scales = np.array([10.0, 1.0, 0.01])  # spreads like PCA coefficients
+    codes = {"train": rng.normal(size=(200, 3)) * scales}
+    codes["test"] = rng.normal(size=(50, 3)) * scales
+    codes["test"][:, 2] = 0.5  # a dimension constant on test, not on train
+    x_train = np.zeros((200, 1), "float32")
+    x_test = np.full((50, 1), 1.0, "float32")
+
+    def encode(x):
+        return codes["train"] if x[0, 0] == 0 else codes["test"]
+
+    decoded = []
+    images = baselines.quantized_roundtrip(
+        encode, lambda c: decoded.append(c) or np.zeros((50, 1)), x_train, x_test, 3
+    )
+    np.testing.assert_array_equal(images, np.zeros((50, 1)))
+    low, high = codes["train"].min(0), codes["train"].max(0)
+    step = (high - low) / 7
+    levels = np.rint((np.clip(codes["test"], low, high) - low) / step)
+    np.testing.assert_allclose(decoded[0], low + levels * step, rtol=1e-6)
+    # The smallest dimension is quantized with steps of its own size.
+    error = np.abs(decoded[0] - np.clip(codes["test"], low, high))
+    assert np.all(error <= step / 2 + 1e-6)
+    assert error[:, 2].max() < 0.01
+    # A dimension constant on the training codes decodes as that constant.
+    codes["train"][:, 1] = 0.25
+    decoded.clear()
+    baselines.quantized_roundtrip(
+        encode, lambda c: decoded.append(c) or np.zeros((50, 1)), x_train, x_test, 3
+    )
+    np.testing.assert_allclose(decoded[0][:, 1], 0.25)
 
 
 def test_jpeg_roundtrip_matches_pillow_on_the_mosaic():
@@ -121,13 +156,18 @@ def test_spatial_parts_shapes_and_errors():
         applications.build_spatial_encoder((10, 10, 1), (8, 8))
 
 
-def test_colorizer_with_zero_offset_replicates_gray():
+def test_untrained_colorizer_replicates_gray():
     colorizer = applications.build_colorizer((16, 16, 1), filters=(4, 4))
     pixels = colorizer.get_layer("decoder").get_layer("pixels")
-    kernel, bias = pixels.get_weights()
-    pixels.set_weights([np.zeros_like(kernel), np.zeros_like(bias)])
+    for weights in pixels.get_weights():
+        np.testing.assert_array_equal(weights, np.zeros_like(weights))
     gray = _smooth_images(n=3)
     rgb = keras.ops.convert_to_numpy(colorizer(gray))
     np.testing.assert_allclose(rgb, np.repeat(gray, 3, axis=-1), atol=1e-6)
+    # One training step moves the offset away from zero (the head can learn).
+    colorizer.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    colorizer.fit(gray, np.concatenate([gray, gray, 1 - gray], -1), verbose=0)
+    rgb = keras.ops.convert_to_numpy(colorizer(gray))
+    assert np.abs(rgb - np.repeat(gray, 3, axis=-1)).max() > 1e-4
     with pytest.raises(ValueError, match="one input channel"):
         applications.build_colorizer((16, 16, 3))

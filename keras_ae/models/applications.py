@@ -139,8 +139,10 @@ def build_colorizer(
 
     The encoder and decoder (`build_spatial_encoder`, `build_spatial_decoder`
     with a linear output) predict an offset per pixel and channel, which is added
-    to the gray channel copied three times. With a zero offset the model is the
-    baseline "replicate the gray channel", so it only has to learn the colour.
+    to the gray channel copied three times. The decoder's last layer (`"pixels"`)
+    starts with a zero kernel and bias, so the untrained model gives a zero
+    offset: it starts out as the baseline "replicate the gray channel" and only
+    has to learn the colour.
 
     Args:
         input_shape: `(height, width, 1)`.
@@ -154,9 +156,7 @@ def build_colorizer(
     Example:
         >>> colorizer = build_colorizer((8, 8, 1), filters=(8,), code_channels=4)
         >>> gray = np.random.default_rng(0).random((4, 8, 8, 1), dtype="float32")
-        >>> pixels = colorizer.get_layer("decoder").get_layer("pixels")
-        >>> pixels.set_weights([np.zeros_like(w) for w in pixels.get_weights()])
-        >>> rgb = colorizer.predict(gray, verbose=0)  # zero offset: the baseline
+        >>> rgb = colorizer.predict(gray, verbose=0)  # untrained: the baseline
         >>> rgb.shape, bool(np.allclose(rgb, np.repeat(gray, 3, axis=-1)))
         ((4, 8, 8, 3), True)
     """
@@ -172,6 +172,8 @@ def build_colorizer(
         filters=tuple(reversed(tuple(filters))),
         output_activation=None,
     )
+    pixels = decoder.get_layer("pixels")  # zero offset before training
+    pixels.set_weights([np.zeros_like(w) for w in pixels.get_weights()])
     gray = keras.Input(shape=input_shape)
     replicated = keras.layers.Concatenate(name="replicate")([gray, gray, gray])
     offset = decoder(encoder(gray))
